@@ -1,0 +1,50 @@
+# NETboard: two commands. `make run` to use it, `make test` to check it.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+export DATABASE_URL_TEST ?= postgres://postgres@127.0.0.1:5432/netboard
+
+.PHONY: run test lint format install install-dev bench worker clean-embedded stop-embedded
+
+$(PY):
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "NETboard needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PIP) install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(PY)
+	$(PIP) install --quiet -e ".[dev]"
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+## run: install, migrate, load the demo cohort, start the web server (and a worker with a broker)
+run: $(VENV)/.installed
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash scripts/run.sh
+
+## test: lint, format check, type check of the rules, and the whole test suite on PostgreSQL
+test: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	DATABASE_URL="$${DATABASE_URL:-$(DATABASE_URL_TEST)}" $(VENV)/bin/pytest -n 2 --dist loadgroup
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+## bench: the benchmarks of bench/ (ratios against a baseline measured in the same run)
+bench: $(VENV)/.installed-dev
+	for script in bench/bench_*.py; do $(PY) $$script || exit 1; done
+
+stop-embedded: $(VENV)/.installed
+	$(PY) -m netboard.embedded_pg stop

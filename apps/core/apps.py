@@ -1,0 +1,16 @@
+from django.apps import AppConfig
+
+
+class CoreConfig(AppConfig):
+    name = "apps.core"
+    label = "core"
+    verbose_name = "Core: audit, roles and API tokens"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        import apps.core.schema  # noqa: F401 - registers the OpenAPI token scheme
+        from apps.core.roles import sync_roles
+
+        # After every app's migrate: permissions of apps listed after core exist only then.
+        post_migrate.connect(sync_roles, dispatch_uid="netboard_sync_roles")

@@ -1,0 +1,98 @@
+"""Shared records: API tokens for hospital systems and the append-only access log."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+import pgtrigger
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+TOKEN_PREFIX = "nbk_"  # noqa: S105 - a public prefix that marks NETboard keys, not a secret
+
+
+def token_digest(key: str) -> str:
+    """SHA-256 of the key. Keys carry 256 bits of entropy, so a fast hash is enough and keeps
+    authentication cheap (a password hasher costs ~0.5 s per request)."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
+    def active(self) -> ApiTokenQuerySet:
+        return self.filter(revoked_at__isnull=True)
+
+
+class ApiToken(models.Model):
+    """One token per integrating system. Only the digest is stored; the key is shown once."""
+
+    name = models.SlugField(max_length=64, unique=True)
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="api_token"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return self.name
+
+    @staticmethod
+    def generate_key() -> str:
+        return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+@pgtrigger.register(
+    pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete)
+)
+class AccessEvent(models.Model):
+    """Who read which patient's data, when and how (as trusted EHRs keep).
+
+    No foreign keys: deleting a user or a patient must never touch this append-only table.
+    """
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    user_id = models.BigIntegerField(null=True)
+    username = models.CharField(max_length=150, blank=True)
+    api_system = models.CharField(max_length=64, blank=True)
+    patient_id = models.BigIntegerField(db_index=True)
+    action = models.CharField(max_length=64)
+    path = models.CharField(max_length=255, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["patient_id", "-at"])]
+
+    def __str__(self) -> str:
+        return f"{self.username or self.api_system} {self.action} patient {self.patient_id}"
+
+
+def audited() -> object:
+    """Track every insert, update and delete of a clinical model by database trigger.
+
+    Triggers see the ORM, bulk and queryset updates and raw SQL alike. Each event row holds the
+    row's values after the change (before it, for a delete) and the request context; the audit
+    views pair each update with the previous event to show before/after (`pgh_diff`).
+    A new tracker set per model: pghistory trackers keep per-model state.
+    """
+    import pghistory
+
+    return pghistory.track(
+        pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent()
+    )
+
+
+class ClinicalRecord(models.Model):
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True

@@ -1,0 +1,101 @@
+"""RFC 9457 problem details for every API error (application/problem+json)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+PROBLEM_BASE = "https://netboard.invalid/problems/"
+
+_TITLES = {
+    400: "Invalid request",
+    401: "Authentication required",
+    403: "Permission denied",
+    404: "Not found",
+    405: "Method not allowed",
+    406: "Not acceptable",
+    409: "Conflict",
+    412: "Precondition failed",
+    413: "Request body too large",
+    415: "Unsupported media type",
+    422: "Unprocessable request",
+    429: "Too many requests",
+    500: "Internal error",
+}
+
+
+def problem(
+    status_code: int,
+    detail: str,
+    *,
+    errors: dict[str, Any] | None = None,
+    type_slug: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + (type_slug or str(status_code)),
+        "title": _TITLES.get(status_code, "Error"),
+        "status": status_code,
+        "detail": detail,
+        "errors": errors or {},
+    }
+    return Response(body, status=status_code, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
+
+
+def _field_errors(data: Any) -> dict[str, Any]:
+    if isinstance(data, dict):
+        return {
+            key: value if isinstance(value, list | dict) else [value] for key, value in data.items()
+        }
+    if isinstance(data, list):
+        return {"non_field_errors": data}
+    return {"non_field_errors": [data]}
+
+
+def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = exception_handler(exc, context)
+    if response is None:
+        # Unexpected: log the class and request id only (never data), answer a clean 500.
+        request = context.get("request")
+        logger.exception(
+            "unhandled API error %s request_id=%s",
+            type(exc).__name__,
+            getattr(request, "request_id", "-") if request is not None else "-",
+        )
+        return problem(500, "An unexpected error occurred; it has been logged.")
+    headers = {
+        key: value
+        for key, value in response.items()
+        if key in {"Retry-After", "WWW-Authenticate", "Allow"}
+    }
+    if isinstance(exc, exceptions.ValidationError):
+        errors = _field_errors(exc.detail)
+        return problem(
+            response.status_code,
+            "The request has invalid fields: " + ", ".join(sorted(errors)) + ".",
+            errors=errors,
+            type_slug="validation",
+            headers=headers,
+        )
+    detail = response.data.get("detail") if isinstance(response.data, dict) else None
+    return problem(
+        response.status_code,
+        str(detail) if detail else _TITLES.get(response.status_code, "Error"),
+        headers=headers,
+    )
+
+
+__all__ = ["PROBLEM_CONTENT_TYPE", "problem", "problem_exception_handler", "status"]

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from apps.core.access import record_access
+from apps.patients.models import Patient
+
+logger = logging.getLogger(__name__)
+
+
+def _database_status() -> str:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:  # any driver error means "down" for the health check
+        logger.warning("health: database unavailable (%s)", type(exc).__name__)
+        return "down"
+    return "ok"
+
+
+def _broker_status() -> str:
+    if not settings.CELERY_BROKER_URL:
+        return "eager"  # no broker configured: tasks run in-process
+    import redis
+
+    try:
+        client = redis.Redis.from_url(
+            settings.CELERY_BROKER_URL, socket_connect_timeout=1, socket_timeout=1
+        )
+        client.ping()
+    except redis.RedisError as exc:
+        logger.warning("health: broker unavailable (%s)", type(exc).__name__)
+        return "down"
+    return "ok"
+
+
+@login_not_required
+@never_cache
+@require_GET
+def health(request: HttpRequest) -> JsonResponse:
+    """200 while the database answers; 503 when it does not. The broker is reported, since
+    scoring falls back to queued recomputes that the sweeper replays once it is back."""
+    database = _database_status()
+    broker = _broker_status()
+    status = 200 if database == "ok" else 503
+    return JsonResponse(
+        {
+            "status": "ok" if status == 200 else "unavailable",
+            "database": database,
+            "broker": broker,
+        },
+        status=status,
+    )
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    patients = list(Patient.objects.order_by("family_name", "given_name", "id")[:200])
+    record_access(request, [p.pk for p in patients], "list_patients")
+    return render(request, "core/home.html", {"patients": patients})
+
+
+def permission_denied(request: HttpRequest, exception: Any = None) -> HttpResponse:
+    return render(request, "403.html", status=403)
+
+
+def page_not_found(request: HttpRequest, exception: Any = None) -> HttpResponse:
+    return render(request, "404.html", status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    return render(request, "500.html", status=500)

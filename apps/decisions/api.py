@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Model
+from rest_framework import exceptions, serializers
+
+from apps.core.api_base import AccessLoggedViewSet
+from apps.decisions import services
+from apps.decisions.models import Decision, Meeting
+from apps.decisions.serializers import DecisionSerializer, MeetingSerializer
+
+
+class DecisionConflict(exceptions.APIException):
+    status_code = 409
+    default_detail = "This decision is signed and cannot be changed."
+    default_code = "decision_signed"
+
+
+class MeetingViewSet(AccessLoggedViewSet):
+    queryset = Meeting.objects.prefetch_related("cases")
+    serializer_class = MeetingSerializer
+    filterset_fields = ["held_on"]
+
+    def patient_ids(self, objects: Iterable[Model]) -> list[int]:
+        return [case.patient_id for meeting in objects for case in meeting.cases.all()]
+
+
+class DecisionViewSet(AccessLoggedViewSet):
+    queryset = Decision.objects.select_related("case")
+    serializer_class = DecisionSerializer
+    filterset_fields = ["case", "recommendation"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def patient_ids(self, objects: Iterable[Model]) -> list[int]:
+        return [decision.case.patient_id for decision in objects]
+
+    def perform_create(self, serializer: serializers.BaseSerializer) -> None:
+        data = serializer.validated_data
+        serializer.instance = services.decision_record(
+            case=data["case"],
+            recommendation=data["recommendation"],
+            rationale=data["rationale"],
+            attendees=data.get("attendees", ""),
+            decided_by=self.request.user,  # type: ignore[arg-type]
+            supersedes=data.get("supersedes"),
+        )
+
+    def perform_update(self, serializer: serializers.BaseSerializer) -> None:
+        changes: dict[str, Any] = dict(serializer.validated_data)
+        try:
+            serializer.instance = services.decision_update(decision=serializer.instance, **changes)
+        except services.DecisionSignedError as exc:
+            raise DecisionConflict() from exc
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from exc
+
+    def perform_destroy(self, instance: Decision) -> None:
+        try:
+            services.decision_delete(decision=instance)
+        except services.DecisionSignedError as exc:
+            raise DecisionConflict() from exc

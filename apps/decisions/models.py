@@ -1,0 +1,111 @@
+"""MDT meetings, the cases listed at them, and the board's recorded decisions."""
+
+from __future__ import annotations
+
+import pgtrigger
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from apps.core.models import ClinicalRecord, audited
+from apps.patients.models import Patient
+
+
+@audited()
+class Meeting(ClinicalRecord):
+    held_on = models.DateField()
+    title = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["-held_on", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.held_on})"
+
+
+class CaseStatus(models.TextChoices):
+    LISTED = "listed"
+    DISCUSSED = "discussed"
+    DEFERRED = "deferred"
+
+
+@audited()
+class Case(ClinicalRecord):
+    """A patient listed at a meeting with the question put to the board."""
+
+    meeting = models.ForeignKey(Meeting, on_delete=models.CASCADE, related_name="cases")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="cases")
+    question = models.TextField()
+    status = models.CharField(max_length=10, choices=CaseStatus.choices, default=CaseStatus.LISTED)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["meeting", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["meeting", "patient"], name="case_once_per_meeting"),
+            models.CheckConstraint(
+                condition=Q(status__in=CaseStatus.values), name="case_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Case {self.pk} at meeting {self.meeting_id}"
+
+
+class Recommendation(models.TextChoices):
+    PRRT = "prrt", "PRRT (177Lu-DOTATATE)"
+    SSA = "ssa", "Somatostatin analogue"
+    CHEMOTHERAPY = "chemotherapy"
+    LIVER_DIRECTED = "liver_directed", "Liver-directed therapy"
+    SURGERY = "surgery"
+    BIOPSY = "biopsy"
+    SURVEILLANCE = "surveillance"
+    OTHER = "other"
+
+
+@audited()
+class Decision(ClinicalRecord):
+    """The board's decision on a case, with the assessment exactly as shown when it was made.
+
+    Once signed it is immutable (services refuse, and a database trigger refuses UPDATE and
+    DELETE of a signed row); a change of mind is a new decision that supersedes it.
+    """
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="decisions")
+    recommendation = models.CharField(max_length=16, choices=Recommendation.choices)
+    rationale = models.TextField()
+    attendees = models.TextField(blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="decisions"
+    )
+    decided_at = models.DateTimeField()
+    phenotype_snapshot = models.JSONField(default=dict, blank=True)
+    response_snapshot = models.JSONField(default=dict, blank=True)
+    signed_at = models.DateTimeField(null=True, blank=True)
+    supersedes = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="superseded_by"
+    )
+
+    class Meta:
+        ordering = ["case", "decided_at", "id"]
+        triggers = [
+            pgtrigger.Protect(
+                name="signed_decision_immutable",
+                operation=pgtrigger.Update | pgtrigger.Delete,
+                condition=pgtrigger.Q(old__signed_at__isnull=False),
+            )
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(recommendation__in=Recommendation.values),
+                name="decision_recommendation_valid",
+            ),
+            models.CheckConstraint(condition=~Q(rationale=""), name="decision_rationale_not_blank"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_recommendation_display()} for case {self.case_id}"
+
+    @property
+    def is_signed(self) -> bool:
+        return self.signed_at is not None

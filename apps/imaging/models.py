@@ -1,0 +1,305 @@
+"""Lesions, imaging studies and per-lesion observations (DOMAIN.md §1, API.md resources)."""
+
+from __future__ import annotations
+
+from functools import reduce
+from operator import or_
+
+import pgtrigger
+from django.db import models
+from django.db.models import Q
+
+from apps.core.models import ClinicalRecord, audited
+from apps.patients.models import Patient, Treatment
+from apps.scoring.rules.tracers import THERAPEUTIC_TRACERS, TRACER_CLASS
+
+
+class Tracer(models.TextChoices):
+    GA68_DOTATATE = "ga68_dotatate", "68Ga-DOTATATE"
+    GA68_DOTATOC = "ga68_dotatoc", "68Ga-DOTATOC"
+    GA68_DOTANOC = "ga68_dotanoc", "68Ga-DOTANOC"
+    CU64_DOTATATE = "cu64_dotatate", "64Cu-DOTATATE"
+    CU64_SARTATE = "cu64_sartate", "64Cu-SARTATE"
+    IN111_PENTETREOTIDE = "in111_pentetreotide", "111In-pentetreotide"
+    GA68_NODAGA_JR11 = "ga68_nodaga_jr11", "68Ga-NODAGA-JR11"
+    GA68_NODAGA_LM3 = "ga68_nodaga_lm3", "68Ga-NODAGA-LM3"
+    LU177_DOTATATE = "lu177_dotatate", "177Lu-DOTATATE (post-therapy)"
+    F18_FDG = "f18_fdg", "18F-FDG"
+    I123_MIBG = "i123_mibg", "123I-MIBG"
+    I124_MIBG = "i124_mibg", "124I-MIBG"
+    F18_MFBG = "f18_mfbg", "18F-MFBG"
+    I131_MIBG = "i131_mibg", "131I-MIBG (post-therapy)"
+    F18_DOPA = "f18_dopa", "18F-DOPA"
+    GA68_EXENDIN4 = "ga68_exendin4", "68Ga-exendin-4"
+    GA68_CP04 = "ga68_cp04", "68Ga-DOTA-CP04"
+    GA68_RGD = "ga68_rgd", "68Ga-RGD"
+    NONE = "none", "None (CT/MRI)"
+
+
+class TracerClass(models.TextChoices):
+    SSTR = "SSTR", "Somatostatin receptor"
+    FDG = "FDG", "Glucose metabolism (FDG)"
+    NET = "NET", "Noradrenaline transporter"
+    LAT = "LAT", "Amino-acid transporter (DOPA)"
+    GLP1R = "GLP1R", "GLP-1 receptor"
+    CCK2R = "CCK2R", "CCK-2 receptor"
+    GIPR = "GIPR", "GIP receptor"
+    INTEGRIN = "INTEGRIN", "Integrin"
+    ANATOMIC = "ANATOMIC", "Anatomic (CT/MRI)"
+
+
+class Modality(models.TextChoices):
+    PET_CT = "pet_ct", "PET/CT"
+    PET_MRI = "pet_mri", "PET/MRI"
+    SPECT_CT = "spect_ct", "SPECT/CT"
+    PLANAR = "planar", "Planar scintigraphy"
+    CT = "ct", "CT"
+    MRI = "mri", "MRI"
+
+
+ANATOMIC_MODALITIES = (Modality.CT, Modality.MRI)
+
+
+class StudyStatus(models.TextChoices):
+    DRAFT = "draft"
+    FINAL = "final"
+
+
+class LesionSite(models.TextChoices):
+    LIVER = "liver"
+    BONE = "bone"
+    LYMPH_NODE = "lymph_node", "Lymph node"
+    PANCREAS = "pancreas"
+    LUNG = "lung"
+    PERITONEUM = "peritoneum"
+    BOWEL = "bowel"
+    ADRENAL = "adrenal"
+    THYROID = "thyroid"
+    SOFT_TISSUE = "soft_tissue", "Soft tissue"
+    BRAIN = "brain"
+    OTHER = "other"
+
+
+def _tracer_class_matches_catalogue() -> Q:
+    by_class: dict[str, list[str]] = {}
+    for tracer, tracer_class in TRACER_CLASS.items():
+        by_class.setdefault(tracer_class, []).append(tracer)
+    return reduce(
+        or_,
+        (Q(tracer_class=cls, tracer__in=sorted(codes)) for cls, codes in sorted(by_class.items())),
+    )
+
+
+def _nonnegative(field: str, model: str) -> models.CheckConstraint:
+    return models.CheckConstraint(
+        condition=Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__gte": 0}),
+        name=f"{model}_{field}_nonnegative",
+    )
+
+
+@audited()
+class Lesion(ClinicalRecord):
+    """One tumour site of one patient, tracked across all studies."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="lesions")
+    label = models.CharField(max_length=100)
+    site = models.CharField(max_length=16, choices=LesionSite.choices)
+    nodal = models.BooleanField(default=False)
+    is_primary = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["patient", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["patient", "label"], name="lesion_label_unique"),
+            models.UniqueConstraint(fields=["id", "patient"], name="lesion_id_patient_key"),
+            models.CheckConstraint(
+                condition=Q(site__in=LesionSite.values), name="lesion_site_valid"
+            ),
+            models.CheckConstraint(condition=~Q(label=""), name="lesion_label_not_blank"),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+@audited()
+class ImagingStudy(ClinicalRecord):
+    """One imaging examination of one patient on one date."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="studies")
+    performed_on = models.DateField()
+    modality = models.CharField(max_length=8, choices=Modality.choices)
+    tracer = models.CharField(max_length=24, choices=Tracer.choices)
+    tracer_class = models.CharField(max_length=10, choices=TracerClass.choices, editable=False)
+    post_therapy = models.BooleanField(default=False)
+    treatment = models.ForeignKey(
+        Treatment, on_delete=models.SET_NULL, null=True, blank=True, related_name="studies"
+    )
+    cycle_number = models.PositiveSmallIntegerField(null=True, blank=True)
+    blood_pool_suv = models.DecimalField(max_digits=8, decimal_places=3, null=True, blank=True)
+    liver_suv = models.DecimalField(max_digits=8, decimal_places=3, null=True, blank=True)
+    liver_suv_sd = models.DecimalField(max_digits=8, decimal_places=3, null=True, blank=True)
+    spleen_suv = models.DecimalField(max_digits=8, decimal_places=3, null=True, blank=True)
+    accession_number = models.CharField(max_length=64, blank=True)
+    study_instance_uid = models.CharField("Study Instance UID", max_length=64, blank=True)
+    status = models.CharField(max_length=5, choices=StudyStatus.choices, default=StudyStatus.DRAFT)
+
+    class Meta:
+        verbose_name_plural = "imaging studies"
+        ordering = ["patient", "performed_on", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["id", "patient"], name="study_id_patient_key"),
+            models.CheckConstraint(
+                condition=_tracer_class_matches_catalogue(), name="study_tracer_class_catalogue"
+            ),
+            models.CheckConstraint(
+                condition=Q(post_therapy=False) | Q(tracer__in=sorted(THERAPEUTIC_TRACERS)),
+                name="study_post_therapy_has_therapeutic_tracer",
+            ),
+            models.CheckConstraint(
+                condition=Q(modality__in=ANATOMIC_MODALITIES, tracer=Tracer.NONE)
+                | (~Q(modality__in=ANATOMIC_MODALITIES) & ~Q(tracer=Tracer.NONE)),
+                name="study_tracer_matches_modality",
+            ),
+            models.CheckConstraint(
+                condition=Q(modality__in=Modality.values), name="study_modality_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=StudyStatus.values), name="study_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(cycle_number__isnull=True)
+                | Q(cycle_number__gte=1, treatment__isnull=False),
+                name="study_cycle_needs_treatment",
+            ),
+            _nonnegative("blood_pool_suv", "study"),
+            _nonnegative("liver_suv", "study"),
+            _nonnegative("liver_suv_sd", "study"),
+            _nonnegative("spleen_suv", "study"),
+            models.UniqueConstraint(
+                fields=["accession_number"],
+                condition=~Q(accession_number=""),
+                name="study_accession_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["study_instance_uid"],
+                condition=~Q(study_instance_uid=""),
+                name="study_instance_uid_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_tracer_display()} {self.get_modality_display()} {self.performed_on}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.tracer_class = TRACER_CLASS.get(self.tracer, "")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+
+class ObservationState(models.TextChoices):
+    SCORED = "scored"
+    NOT_SEEN = "not_seen", "Not seen"
+    NOT_EVALUABLE = "not_evaluable", "Not evaluable"
+
+
+class FdgVisual(models.TextChoices):
+    POSITIVE = "positive"
+    NEGATIVE = "negative"
+
+
+class FdgVsSstr(models.TextChoices):
+    LOWER = "lower", "FDG lower than SSTR"
+    EQUAL = "equal", "FDG equal to SSTR"
+    HIGHER = "higher", "FDG higher than SSTR"
+
+
+def _krenning_range(field: str) -> models.CheckConstraint:
+    return models.CheckConstraint(
+        condition=Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__gte": 0, f"{field}__lte": 4}),
+        name=f"observation_{field}_0_4",
+    )
+
+
+@audited()
+class Observation(ClinicalRecord):
+    """One lesion on one study.
+
+    `patient` repeats the patient of the study and of the lesion so that the database can hold
+    the rule "lesion and study belong to the same patient" with two composite foreign keys
+    (added in migration 0002, since Django has no composite foreign keys).
+    """
+
+    study = models.ForeignKey(ImagingStudy, on_delete=models.CASCADE, related_name="observations")
+    lesion = models.ForeignKey(Lesion, on_delete=models.CASCADE, related_name="observations")
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="+", editable=False)
+    state = models.CharField(
+        max_length=14, choices=ObservationState.choices, default=ObservationState.SCORED
+    )
+    suv_max = models.DecimalField("SUVmax", max_digits=8, decimal_places=3, null=True, blank=True)
+    suv_peak = models.DecimalField("SUVpeak", max_digits=8, decimal_places=3, null=True, blank=True)
+    krenning_visual = models.PositiveSmallIntegerField(null=True, blank=True)
+    krenning_min = models.PositiveSmallIntegerField(null=True, blank=True)
+    krenning_max = models.PositiveSmallIntegerField(null=True, blank=True)
+    fdg_visual = models.CharField(max_length=8, choices=FdgVisual.choices, blank=True, null=True)  # noqa: DJ001 - API.md: null = not recorded
+    fdg_vs_sstr = models.CharField(  # noqa: DJ001 - API.md: null = not recorded
+        "FDG vs SSTR", max_length=6, choices=FdgVsSstr.choices, blank=True, null=True
+    )
+    long_axis_mm = models.DecimalField(max_digits=6, decimal_places=1, null=True, blank=True)
+    short_axis_mm = models.DecimalField(max_digits=6, decimal_places=1, null=True, blank=True)
+    volume_ml = models.DecimalField(max_digits=9, decimal_places=2, null=True, blank=True)
+    heterogeneous = models.BooleanField(default=False)
+    target = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["study", "lesion"]
+        triggers = [
+            # The patient column is always the study's: no write path (bulk, raw SQL) can get it
+            # wrong, and the composite key on (lesion, patient) then refuses a foreign lesion.
+            pgtrigger.Trigger(
+                name="observation_patient_from_study",
+                when=pgtrigger.Before,
+                operation=pgtrigger.Insert | pgtrigger.Update,
+                func=(
+                    "NEW.patient_id := (SELECT patient_id FROM imaging_imagingstudy"
+                    " WHERE id = NEW.study_id); RETURN NEW;"
+                ),
+            )
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "lesion"], name="observation_one_per_lesion"),
+            models.CheckConstraint(
+                condition=Q(state__in=ObservationState.values), name="observation_state_valid"
+            ),
+            _nonnegative("suv_max", "observation"),
+            _nonnegative("suv_peak", "observation"),
+            _nonnegative("long_axis_mm", "observation"),
+            _nonnegative("short_axis_mm", "observation"),
+            _nonnegative("volume_ml", "observation"),
+            _krenning_range("krenning_visual"),
+            _krenning_range("krenning_min"),
+            _krenning_range("krenning_max"),
+            models.CheckConstraint(
+                condition=Q(krenning_min__isnull=True)
+                | Q(krenning_max__isnull=True)
+                | Q(krenning_min__lte=models.F("krenning_max")),
+                name="observation_krenning_min_le_max",
+            ),
+            models.CheckConstraint(
+                condition=Q(fdg_visual__isnull=True) | Q(fdg_visual__in=FdgVisual.values),
+                name="observation_fdg_visual_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(fdg_vs_sstr__isnull=True) | Q(fdg_vs_sstr__in=FdgVsSstr.values),
+                name="observation_fdg_vs_sstr_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lesion_id} on study {self.study_id}: {self.state}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.study_id is not None and self.patient_id is None:
+            self.patient_id = ImagingStudy.objects.values_list("patient_id", flat=True).get(
+                pk=self.study_id
+            )
+        super().save(*args, **kwargs)  # type: ignore[arg-type]

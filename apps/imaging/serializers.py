@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from apps.imaging.models import ANATOMIC_MODALITIES, ImagingStudy, Lesion, Observation, Tracer
+from apps.patients.serializers import not_in_future
+from apps.scoring.rules.tracers import THERAPEUTIC_TRACERS, TRACER_CLASS
+
+
+class LesionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Lesion
+        fields = ["id", "patient", "label", "site", "nodal", "is_primary"]
+        read_only_fields = ["id"]
+
+
+class ObservationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Observation
+        fields = [
+            "id",
+            "study",
+            "lesion",
+            "state",
+            "suv_max",
+            "suv_peak",
+            "krenning_visual",
+            "krenning_min",
+            "krenning_max",
+            "fdg_visual",
+            "fdg_vs_sstr",
+            "long_axis_mm",
+            "short_axis_mm",
+            "volume_ml",
+            "heterogeneous",
+            "target",
+        ]
+        read_only_fields = ["id"]
+        extra_kwargs = {
+            "suv_max": {"min_value": 0},
+            "suv_peak": {"min_value": 0},
+            "long_axis_mm": {"min_value": 0},
+            "short_axis_mm": {"min_value": 0},
+            "volume_ml": {"min_value": 0},
+            "krenning_visual": {"min_value": 0, "max_value": 4},
+            "krenning_min": {"min_value": 0, "max_value": 4},
+            "krenning_max": {"min_value": 0, "max_value": 4},
+        }
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        study = attrs.get("study", getattr(self.instance, "study", None))
+        lesion = attrs.get("lesion", getattr(self.instance, "lesion", None))
+        errors: dict[str, str] = {}
+        if study is not None and lesion is not None and study.patient_id != lesion.patient_id:
+            errors["lesion"] = "This lesion belongs to another patient than the study."
+        visual = attrs.get("krenning_visual", getattr(self.instance, "krenning_visual", None))
+        if study is not None and study.tracer_class == "FDG" and visual is not None and visual > 3:
+            errors["krenning_visual"] = "The visual FDG grade runs from 0 to 3."
+        low = attrs.get("krenning_min", getattr(self.instance, "krenning_min", None))
+        high = attrs.get("krenning_max", getattr(self.instance, "krenning_max", None))
+        if low is not None and high is not None and low > high:
+            errors["krenning_min"] = "Must not be above krenning_max."
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+class StudySerializer(serializers.ModelSerializer):
+    performed_on = serializers.DateField(validators=[not_in_future])
+    observations = ObservationSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = ImagingStudy
+        fields = [
+            "id",
+            "patient",
+            "performed_on",
+            "modality",
+            "tracer",
+            "tracer_class",
+            "post_therapy",
+            "treatment",
+            "cycle_number",
+            "blood_pool_suv",
+            "liver_suv",
+            "liver_suv_sd",
+            "spleen_suv",
+            "accession_number",
+            "study_instance_uid",
+            "status",
+            "observations",
+        ]
+        read_only_fields = ["id", "tracer_class", "observations"]
+        extra_kwargs = {
+            "blood_pool_suv": {"min_value": 0},
+            "liver_suv": {"min_value": 0},
+            "liver_suv_sd": {"min_value": 0},
+            "spleen_suv": {"min_value": 0},
+            "cycle_number": {"min_value": 1},
+        }
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        def current(field: str) -> Any:
+            return attrs.get(field, getattr(self.instance, field, None))
+
+        errors: dict[str, str] = {}
+        tracer, modality = current("tracer"), current("modality")
+        if tracer is not None and tracer not in TRACER_CLASS:
+            errors["tracer"] = "Unknown tracer."
+        if current("post_therapy") and tracer not in THERAPEUTIC_TRACERS:
+            errors["post_therapy"] = (
+                "A post-therapy study needs a therapeutic tracer (177Lu-DOTATATE or 131I-MIBG)."
+            )
+        if modality is not None and tracer is not None:
+            anatomic = modality in ANATOMIC_MODALITIES
+            if anatomic and tracer != Tracer.NONE:
+                errors["tracer"] = "CT and MRI studies take tracer 'none'."
+            elif not anatomic and tracer == Tracer.NONE:
+                errors["tracer"] = "A PET, SPECT or planar study needs a tracer."
+        treatment, patient = current("treatment"), current("patient")
+        if treatment is not None and patient is not None and treatment.patient_id != patient.pk:
+            errors["treatment"] = "This treatment belongs to another patient."
+        if current("cycle_number") is not None and treatment is None:
+            errors["cycle_number"] = "A cycle number needs the treatment it belongs to."
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs

@@ -1,0 +1,1 @@
+"""Persisted assessments: filled in by the scoring engine (issue 3)."""

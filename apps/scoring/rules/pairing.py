@@ -1,0 +1,73 @@
+"""Dual-tracer timepoints: each pre-therapy SSTR PET with its FDG PET (DOMAIN.md §1, §4).
+
+Only PET studies take part ("an SSTR PET and an FDG PET"): modality ``pet_ct`` or ``pet_mri``.
+111In-pentetreotide SPECT or planar scintigraphy is an SSTR study but not an SSTR PET, so it
+forms no timepoint. Post-therapy studies, and any study of a therapeutic tracer (177Lu-DOTATATE,
+131I-MIBG), never form one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from . import scale
+from .inputs import StudyIn, Thresholds
+from .tracers import PET_MODALITIES, THERAPEUTIC_TRACERS
+
+
+def _is_pre_therapy_pet(study: StudyIn, tracer_class: str) -> bool:
+    return (
+        study.tracer_class == tracer_class
+        and study.modality in PET_MODALITIES
+        and not study.post_therapy
+        and study.tracer not in THERAPEUTIC_TRACERS
+    )
+
+
+def is_sstr_pet(study: StudyIn) -> bool:
+    """A pre-therapy SSTR PET: the study every timepoint is built on (DOMAIN.md §4)."""
+    return _is_pre_therapy_pet(study, scale.SSTR)
+
+
+def is_fdg_pet(study: StudyIn) -> bool:
+    """An FDG PET that can pair with an SSTR PET (DOMAIN.md §1)."""
+    return _is_pre_therapy_pet(study, scale.FDG)
+
+
+def _date_order(study: StudyIn) -> tuple[int, int]:
+    return (study.performed_on.toordinal(), study.id)
+
+
+def pair_timepoints(
+    studies: Iterable[StudyIn], thresholds: Thresholds
+) -> list[tuple[StudyIn, StudyIn | None]]:
+    """Pair each pre-therapy SSTR PET with the closest FDG PET at most ``pairing_window_days``
+    away, before or after (DOMAIN.md §1).
+
+    Ties in distance go to the earlier FDG PET (then the lower study id, so that the result does
+    not depend on input order). One FDG PET may pair with several SSTR PETs. An SSTR PET with no
+    FDG PET in the window still forms a timepoint, paired with ``None``. The list is in date order
+    of the SSTR study (then study id).
+    """
+    sstr: list[StudyIn] = []
+    fdg: list[StudyIn] = []
+    for study in studies:
+        if is_sstr_pet(study):
+            sstr.append(study)
+        elif is_fdg_pet(study):
+            fdg.append(study)
+    sstr.sort(key=_date_order)
+    fdg.sort(key=_date_order)
+    window = thresholds.pairing_window_days
+    pairs: list[tuple[StudyIn, StudyIn | None]] = []
+    for sstr_study in sstr:
+        day = sstr_study.performed_on.toordinal()
+        best: StudyIn | None = None
+        best_gap = window + 1
+        # FDG studies are in date order, so the first one at a given distance is the earlier.
+        for candidate in fdg:
+            gap = abs(candidate.performed_on.toordinal() - day)
+            if gap < best_gap:
+                best, best_gap = candidate, gap
+        pairs.append((sstr_study, best))
+    return pairs

@@ -1,0 +1,6 @@
+"""Version of the clinical rules, stored with every computed result (DESIGN.md convention 3)."""
+
+from __future__ import annotations
+
+# Bump whenever a rule's outcome can change for the same inputs and thresholds.
+RULES_VERSION = "1"

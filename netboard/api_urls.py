@@ -1,0 +1,32 @@
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from apps.core.api import AccessEventViewSet
+from apps.decisions.api import DecisionViewSet, MeetingViewSet
+from apps.imaging.api import LesionViewSet, ObservationViewSet, StudyViewSet
+from apps.patients.api import (
+    BiomarkerViewSet,
+    PathologyViewSet,
+    PatientViewSet,
+    TreatmentViewSet,
+)
+
+router = DefaultRouter()
+router.register("patients", PatientViewSet, basename="patient")
+router.register("pathology", PathologyViewSet, basename="pathology")
+router.register("biomarkers", BiomarkerViewSet, basename="biomarker")
+router.register("treatments", TreatmentViewSet, basename="treatment")
+router.register("lesions", LesionViewSet, basename="lesion")
+router.register("studies", StudyViewSet, basename="study")
+router.register("observations", ObservationViewSet, basename="observation")
+router.register("meetings", MeetingViewSet, basename="meeting")
+router.register("decisions", DecisionViewSet, basename="decision")
+router.register("access-events", AccessEventViewSet, basename="access-event")
+
+urlpatterns = [
+    path("", include(router.urls)),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+]

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from apps.core.tokens import api_token_create
+from tests.factories import UserFactory
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def token_client(db: None):  # type: ignore[no-untyped-def]
+    """An API client authenticated as a hospital system with the given role."""
+
+    def make(role: str = "reader", name: str = "his-test") -> APIClient:
+        _token, key = api_token_create(name=name, role=role)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def user_with_role(db: None):  # type: ignore[no-untyped-def]
+    def make(role: str, username: str | None = None):  # type: ignore[no-untyped-def]
+        return UserFactory(role=role, **({"username": username} if username else {}))
+
+    return make

@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import factory
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+
+from apps.decisions.models import Case, Meeting
+from apps.imaging.models import ImagingStudy, Lesion, Observation
+from apps.patients.models import Pathology, Patient, Treatment
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ["username"]
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    is_staff = True
+    password = factory.PostGenerationMethodCall("set_password", "pw-for-tests-only")
+
+    @factory.post_generation
+    def role(self, create: bool, extracted: str | None, **kwargs: object) -> None:
+        if create and extracted:
+            self.groups.add(Group.objects.get(name=extracted))
+        self.save()
+
+
+class PatientFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Patient
+
+    mrn = factory.Sequence(lambda n: f"TEST-{n:05d}")
+    family_name = factory.Sequence(lambda n: f"TEST-Family{n}")
+    given_name = "Test"
+    birth_date = date(1960, 1, 1)
+    sex = "female"
+    primary_site = "pancreas"
+    histology = "net"
+
+
+class PathologyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Pathology
+
+    patient = factory.SubFactory(PatientFactory)
+    reported_on = date(2024, 1, 1)
+    who_grade = "G2"
+    ki67_percent = Decimal("10")
+
+
+class TreatmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Treatment
+
+    patient = factory.SubFactory(PatientFactory)
+    kind = "prrt_lu177_dotatate"
+    started_on = date(2024, 2, 1)
+
+
+class LesionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Lesion
+
+    patient = factory.SubFactory(PatientFactory)
+    label = factory.Sequence(lambda n: f"Lesion {n}")
+    site = "liver"
+
+
+class StudyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ImagingStudy
+
+    patient = factory.SubFactory(PatientFactory)
+    performed_on = date(2024, 3, 1)
+    modality = "pet_ct"
+    tracer = "ga68_dotatate"
+    blood_pool_suv = Decimal("1.5")
+    liver_suv = Decimal("6.0")
+    spleen_suv = Decimal("18.0")
+
+
+class ObservationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Observation
+
+    study = factory.SubFactory(StudyFactory)
+    lesion = factory.SubFactory(LesionFactory, patient=factory.SelfAttribute("..study.patient"))
+    state = "scored"
+    suv_max = Decimal("12.0")
+
+
+class MeetingFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Meeting
+
+    held_on = date(2024, 6, 1)
+    title = "NET MDT"
+
+
+class CaseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Case
+
+    meeting = factory.SubFactory(MeetingFactory)
+    patient = factory.SubFactory(PatientFactory)
+    question = "Suitable for PRRT?"
