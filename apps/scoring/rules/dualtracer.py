@@ -13,7 +13,6 @@ from typing import Any, NamedTuple
 
 from . import scale
 from .inputs import Thresholds
-from .uptake import DECIMAL_CONTEXT
 from .wording import LesionNames, count, is_are
 
 JSON = dict[str, Any]
@@ -180,9 +179,9 @@ def _netpet_lesions(
     TLR comparisons are exact: ``|F/Lf − S/Ls| ≤ tol·S/Ls`` is tested as
     ``|F·Ls − S·Lf| ≤ tol·S·Lf`` (both livers positive), so no division rounds a boundary.
     Within a timepoint the livers are fixed, so ranking by the TLR ratio is ranking by
-    ``F·Ls / S·Lf``.
+    ``F·Ls / S·Lf``. Decimal operators here run in ``uptake.DECIMAL_CONTEXT``, which
+    ``assess_phenotype`` makes current.
     """
-    mul, div = DECIMAL_CONTEXT.multiply, DECIMAL_CONTEXT.divide
     tolerance = thresholds.netpet_equal_tolerance
     livers = None
     if sstr_liver is not None and fdg_liver is not None and sstr_liver > 0 and fdg_liver > 0:
@@ -202,15 +201,15 @@ def _netpet_lesions(
                 ratio_class = _RATIO_INFINITE
             if livers is not None:
                 ls, lf, ls_inverse, lf_inverse = livers
-                f_ls, s_lf = mul(f_suv, ls), mul(s_suv, lf)
-                if abs(f_ls - s_lf) <= mul(tolerance, s_lf):
+                f_ls, s_lf = f_suv * ls, s_suv * lf
+                if abs(f_ls - s_lf) <= tolerance * s_lf:
                     computed = "equal"
                 else:
                     computed = "higher" if f_ls > s_lf else "lower"
                 # Display values only: every decision above is on exact Decimals.
                 tlr_s, tlr_f = float(s_suv) * ls_inverse, float(f_suv) * lf_inverse
                 if s_suv:
-                    ratio_class, ratio = _RATIO_NUMBER, div(f_ls, s_lf)
+                    ratio_class, ratio = _RATIO_NUMBER, f_ls / s_lf
                     ratio_out = _display(tlr_f / tlr_s)
                 tlr_s, tlr_f = _display(tlr_s), _display(tlr_f)
         comparison = source = None

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal
 from typing import Any, NamedTuple
 
 from . import scale
 from .inputs import ObservationIn, Thresholds
-from .uptake import DECIMAL_CONTEXT, Grade
+from .uptake import Entry
 from .wording import count, is_are
 
 _SCORES = range(5)  # Krenning 0-4
@@ -30,9 +29,7 @@ def is_heterogeneous(obs: ObservationIn) -> bool:
     return obs.heterogeneous or (low is not None and high is not None and low != high)
 
 
-def sstr_expression(
-    scored: Sequence[tuple[ObservationIn, Grade]], thresholds: Thresholds
-) -> Expression:
+def sstr_expression(scored: Sequence[Entry], thresholds: Thresholds) -> Expression:
     """Counts per Krenning score, adequate share, majority low and heterogeneity (§5).
 
     ``scored`` is every observation of the SSTR study in lesion-id order; lesions with no score
@@ -43,7 +40,7 @@ def sstr_expression(
     low: list[int] = []
     marked: list[ObservationIn] = []
     evaluable: list[ObservationIn] = []
-    for obs, grade in scored:
+    for obs, grade, _ in scored:
         score = grade.score
         if score is None:
             continue
@@ -57,12 +54,11 @@ def sstr_expression(
             marked.append(obs)
     n = len(evaluable)
     adequate = n - len(low)
-    mul = DECIMAL_CONTEXT.multiply
-    majority_low = len(low) > mul(thresholds.majority_low_share, Decimal(n))
+    majority_low = len(low) > thresholds.majority_low_share * n
     targets = marked or evaluable  # no target marked: all evaluable, gradable lesions
     heterogeneous_ids = [obs.lesion for obs in targets if is_heterogeneous(obs)]
-    heterogeneous = bool(targets) and len(heterogeneous_ids) >= mul(
-        thresholds.heterogeneous_share, Decimal(len(targets))
+    heterogeneous = bool(targets) and (
+        len(heterogeneous_ids) >= thresholds.heterogeneous_share * len(targets)
     )
     inter_lesional = adequate > 0 and bool(low)
     if n:

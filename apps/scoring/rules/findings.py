@@ -13,8 +13,8 @@ from typing import Any
 from . import scale
 from .dualtracer import DualTracer
 from .expression import Expression
-from .inputs import ObservationIn, PathologyIn, Thresholds
-from .uptake import Grade
+from .inputs import PathologyIn, Thresholds
+from .uptake import Entry
 from .wording import LesionNames, count, is_are, sentence
 
 BLOCKS, CAUTION, INFO = "blocks", "caution", "info"
@@ -28,7 +28,7 @@ _FDG_AND_SSTR_POSITIVE = ("P2", "P3", "P4")
 _WHO_GRADE_RANK = {"G1": 1, "G2": 2, "G3": 3, "NEC": 4}
 
 Finding = dict[str, Any]
-Scored = Sequence[tuple[ObservationIn, Grade]]
+Scored = Sequence[Entry]
 
 
 def latest_pathology(reports: Iterable[PathologyIn]) -> PathologyIn | None:
@@ -180,7 +180,7 @@ def _small_lesions(
     limit = thresholds.small_lesion_mm
     ids = [
         obs.lesion
-        for obs, grade in sstr_scored
+        for obs, grade, _ in sstr_scored
         if grade.score is not None
         and grade.score >= scale.ABOVE_LIVER
         and obs.long_axis_mm is not None
@@ -229,7 +229,7 @@ def _fdg_suvmax(
     limit = thresholds.fdg_suvmax_prognostic
     ids = [
         obs.lesion
-        for obs, _ in fdg_scored
+        for obs, _, _ in fdg_scored
         if obs.state == scale.SCORED and obs.suv_max is not None and obs.suv_max > limit
     ]
     if not ids:
@@ -252,7 +252,7 @@ def _grade_fdg_discordance(
         return None
     ids = [
         obs.lesion
-        for obs, grade in fdg_scored
+        for obs, grade, _ in fdg_scored
         if grade.score is not None and grade.score >= scale.ABOVE_BACKGROUND
     ]
     if not ids:

@@ -8,21 +8,22 @@ the result does not depend on the order of the input tuples.
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, localcontext
+from operator import attrgetter
 from typing import Any
 
 from . import scale
 from .dualtracer import PairedLesion, grade_timepoint, without_fdg
 from .expression import sstr_expression
 from .findings import latest_pathology, prrt_support
-from .inputs import ObservationIn, PathologyIn, PatientIn, StudyIn, Thresholds
+from .inputs import PathologyIn, PatientIn, StudyIn, Thresholds
 from .pairing import pair_timepoints
-from .uptake import Grade, grade, study_references
+from .uptake import DECIMAL_CONTEXT, Entry, grade, study_references
 from .version import RULES_VERSION
 from .wording import LesionNames
 
 JSON = dict[str, Any]
-ScoredStudy = dict[int, tuple[ObservationIn, Grade]]
+ScoredStudy = dict[int, Entry]
 
 # Status of a lesion at a timepoint (lesion_scores[].status).
 GRADED, UNPAIRED, NOT_EVALUABLE, UNGRADABLE, NO_FDG_PET = (
@@ -33,11 +34,21 @@ GRADED, UNPAIRED, NOT_EVALUABLE, UNGRADABLE, NO_FDG_PET = (
     "no_fdg_pet",
 )
 _ZERO = Decimal(0)
-_ABSENT: tuple[None, None] = (None, None)  # no observation of the lesion on that study
+_LESION_ID = attrgetter("lesion")
+_new_tuple = tuple.__new__
 
 
 def assess_phenotype(patient: PatientIn, thresholds: Thresholds) -> JSON:
-    """Every dual-tracer timepoint of the patient, in date order of its SSTR PET (§4)."""
+    """Every dual-tracer timepoint of the patient, in date order of its SSTR PET (§4).
+
+    Decimal arithmetic runs in ``DECIMAL_CONTEXT`` whatever the caller's thread context is, so
+    products of entered values are exact and every comparison is exact (DOMAIN.md §2.1).
+    """
+    with localcontext(DECIMAL_CONTEXT):
+        return _assess(patient, thresholds)
+
+
+def _assess(patient: PatientIn, thresholds: Thresholds) -> JSON:
     names = LesionNames({lesion.id: lesion.label for lesion in patient.lesions if lesion.label})
     pathology = latest_pathology(patient.pathology)
     zidan_note = None
@@ -76,22 +87,19 @@ def assess_phenotype(patient: PatientIn, thresholds: Thresholds) -> JSON:
 
 
 def _score_study(study: StudyIn, thresholds: Thresholds) -> ScoredStudy:
-    """Each observation with its §2 grade, by lesion id in id order."""
+    """Each observation with its §2 grade and its SUVmax for the §4.1 ratio, in lesion-id order.
+
+    A lesion not seen counts as SUVmax 0 for the ratio (§2.1).
+    """
     refs = study_references(study, thresholds)
-    observations = sorted(study.observations, key=_lesion_id)
-    result = {obs.lesion: (obs, grade(obs, refs)) for obs in observations}
+    observations = sorted(study.observations, key=_LESION_ID)
+    result = {
+        obs.lesion: (obs, grade(obs, refs), _ZERO if obs.state == scale.NOT_SEEN else obs.suv_max)
+        for obs in observations
+    }
     if len(result) != len(observations):
         raise ValueError(f"study {study.id}: more than one observation of the same lesion")
     return result
-
-
-def _lesion_id(obs: ObservationIn) -> int:
-    return obs.lesion
-
-
-def _suv(obs: ObservationIn) -> Decimal | None:
-    """SUVmax for the §4.1 ratio: a lesion not seen counts as SUVmax 0 (§2.1)."""
-    return _ZERO if obs.state == scale.NOT_SEEN else obs.suv_max
 
 
 def _timepoint(
@@ -112,46 +120,50 @@ def _timepoint(
     not_evaluable: list[int] = []
     ungradable: list[int] = []
     graded: list[PairedLesion] = []
-    status: dict[int, str] = {}
+    rows: list[JSON] = []
 
     if fdg_scored is None:
-        lesion_ids: list[int] = list(sstr_scored)
-        for lesion, (_, g) in sstr_scored.items():
-            if g.ungradable:
+        for lesion, entry in sstr_scored.items():
+            if entry[1].ungradable:
                 ungradable.append(lesion)
-                status[lesion] = UNGRADABLE
-            else:
-                status[lesion] = NO_FDG_PET
+            status = UNGRADABLE if entry[1].ungradable else NO_FDG_PET
+            rows.append(_lesion_row(lesion, status, entry, None))
     else:
-        lesion_ids = sorted(sstr_scored.keys() | fdg_scored.keys())
-        for lesion in lesion_ids:
-            s_obs, s_grade = sstr_scored.get(lesion, _ABSENT)
-            f_obs, f_grade = fdg_scored.get(lesion, _ABSENT)
-            if _ungradable(s_grade) or _ungradable(f_grade):
-                ungradable.append(lesion)
-            if _not_evaluable(s_obs) or _not_evaluable(f_obs):
-                # Left out without making the result provisional (§4).
-                not_evaluable.append(lesion)
-                status[lesion] = NOT_EVALUABLE
-            elif s_obs is None or f_obs is None:
-                unpaired.append(lesion)
-                status[lesion] = UNPAIRED
-            elif (
-                s_grade is None or f_grade is None or s_grade.score is None or f_grade.score is None
-            ):
-                status[lesion] = UNGRADABLE
-            else:
-                status[lesion] = GRADED
-                graded.append(
-                    PairedLesion(
-                        lesion,
-                        s_grade.score,
-                        f_grade.score,
-                        _suv(s_obs),
-                        _suv(f_obs),
-                        f_obs.fdg_vs_sstr,
+        for lesion in sorted(sstr_scored.keys() | fdg_scored.keys()):
+            s = sstr_scored.get(lesion)
+            f = fdg_scored.get(lesion)
+            if s is not None and f is not None:
+                s_grade, f_grade = s[1], f[1]
+                s_score, f_score = s_grade.score, f_grade.score
+                if s_score is not None and f_score is not None:
+                    # tuple.__new__: the NamedTuple constructor is slow and this runs per lesion.
+                    graded.append(
+                        _new_tuple(
+                            PairedLesion, (lesion, s_score, f_score, s[2], f[2], f[0].fdg_vs_sstr)
+                        )
                     )
-                )
+                    status = GRADED
+                else:
+                    if s_grade.ungradable or f_grade.ungradable:
+                        ungradable.append(lesion)
+                    if s[0].state == scale.NOT_EVALUABLE or f[0].state == scale.NOT_EVALUABLE:
+                        # Left out without making the result provisional (§4).
+                        not_evaluable.append(lesion)
+                        status = NOT_EVALUABLE
+                    else:
+                        status = UNGRADABLE
+            else:
+                obs, only_grade, _ = s if s is not None else f  # type: ignore[misc]
+                if only_grade.ungradable:
+                    ungradable.append(lesion)
+                if obs.state == scale.NOT_EVALUABLE:
+                    not_evaluable.append(lesion)
+                    status = NOT_EVALUABLE
+                else:
+                    # Scored or not seen on one study, no observation on the other (§4).
+                    unpaired.append(lesion)
+                    status = UNPAIRED
+            rows.append(_lesion_row(lesion, status, s, f))
 
     provisional = bool(unpaired or ungradable)
     if fdg is None:
@@ -206,43 +218,51 @@ def _timepoint(
         "sstr": expression.summary,
         "biopsy_target": dual.biopsy_target if dual is not None else None,
         "prrt_support": support,
-        "lesion_scores": [
-            _lesion_score(lesion, status[lesion], sstr_scored, fdg_scored) for lesion in lesion_ids
-        ],
+        "lesion_scores": rows,
     }
 
 
-def _lesion_score(
-    lesion: int,
-    status: str,
-    sstr_scored: ScoredStudy,
-    fdg_scored: ScoredStudy | None,
-) -> JSON:
+def _lesion_row(lesion: int, status: str, sstr: Entry | None, fdg: Entry | None) -> JSON:
     """One lesion's scores at the timepoint, for the timeline's lesion rows."""
-    s_obs, s = sstr_scored.get(lesion, _ABSENT)
-    f_obs, f = fdg_scored.get(lesion, _ABSENT) if fdg_scored is not None else _ABSENT
-    f_score = f.score if f is not None else None
-    return {
-        "lesion": lesion,
-        "status": status,
-        "sstr_state": s_obs.state if s_obs is not None else None,
-        "sstr_score": s.score if s is not None else None,
-        "sstr_source": s.source if s is not None else None,
-        "sstr_computed": s.computed if s is not None else None,
-        "sstr_flags": list(s.flags) if s is not None else [],
-        "fdg_state": f_obs.state if f_obs is not None else None,
-        "fdg_score": f_score,
-        "fdg_source": f.source if f is not None else None,
-        "fdg_computed": f.computed if f is not None else None,
-        "fdg_positive_background": None if f_score is None else f_score >= scale.ABOVE_BACKGROUND,
-        "fdg_positive_liver": None if f_score is None else f_score >= scale.ABOVE_LIVER,
-        "fdg_flags": list(f.flags) if f is not None else [],
-    }
+    row: JSON = {"lesion": lesion, "status": status}
+    if sstr is not None:
+        obs, g, _ = sstr
+        row |= {
+            "sstr_state": obs.state,
+            "sstr_score": g.score,
+            "sstr_source": g.source,
+            "sstr_computed": g.computed,
+            "sstr_flags": list(g.flags),
+        }
+    else:
+        row |= _NO_SSTR
+        row["sstr_flags"] = []
+    if fdg is not None:
+        obs, g, _ = fdg
+        score = g.score
+        row |= {
+            "fdg_state": obs.state,
+            "fdg_score": score,
+            "fdg_source": g.source,
+            "fdg_computed": g.computed,
+            "fdg_positive_background": None if score is None else score >= scale.ABOVE_BACKGROUND,
+            "fdg_positive_liver": None if score is None else score >= scale.ABOVE_LIVER,
+            "fdg_flags": list(g.flags),
+        }
+    else:
+        row |= _NO_FDG
+        row["fdg_flags"] = []
+    return row
 
 
-def _ungradable(grade: Grade | None) -> bool:
-    return grade is not None and grade.ungradable
-
-
-def _not_evaluable(obs: ObservationIn | None) -> bool:
-    return obs is not None and obs.state == scale.NOT_EVALUABLE
+_NO_SSTR: JSON = dict.fromkeys(("sstr_state", "sstr_score", "sstr_source", "sstr_computed"))
+_NO_FDG: JSON = dict.fromkeys(
+    (
+        "fdg_state",
+        "fdg_score",
+        "fdg_source",
+        "fdg_computed",
+        "fdg_positive_background",
+        "fdg_positive_liver",
+    )
+)

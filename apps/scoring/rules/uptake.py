@@ -36,6 +36,9 @@ class Grade(NamedTuple):
     ungradable: bool
 
 
+# An observation with its grade and its SUVmax for the §4.1 ratio (0 when not seen, §2.1).
+Entry = tuple[ObservationIn, Grade, Decimal | None]
+
 # Flags as bits, in scale.FLAG_ORDER; _FLAG_SETS maps a combination to its ordered tuple of codes.
 _SPLEEN_MISSING, _ORDER_INVALID, _DISAGREEMENT, _SMALL_LESION = 1, 2, 4, 8
 _FLAG_SETS = tuple(

@@ -1,0 +1,13 @@
+"""Operational tasks. Tasks take ids or opaque tokens only, never patient data."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.core.cache import cache
+
+
+@shared_task(name="core.ping_broker", acks_late=True, time_limit=30)
+def ping_broker(nonce: str) -> str:
+    """Round trip through the broker: a worker marks the nonce as seen in the cache."""
+    cache.set(f"netboard:ping:{nonce}", "pong", timeout=300)
+    return "pong"
