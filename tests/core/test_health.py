@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,7 +49,12 @@ def test_health_is_503_when_the_database_is_down() -> None:
     assert '"database": "down"' in body
 
 
+@pytest.mark.django_db
 def test_health_reports_a_broker_that_is_down() -> None:
-    status, body = _health_in_subprocess({"REDIS_URL": "redis://127.0.0.1:1/0"})
+    db = connection.settings_dict  # the test database: the only one a fresh machine has
+    url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    status, body = _health_in_subprocess(
+        {"DATABASE_URL": url, "REDIS_URL": "redis://127.0.0.1:1/0"}
+    )
     assert status == 200
     assert '"broker": "down"' in body
