@@ -41,3 +41,34 @@ def test_demo_has_post_therapy_spect_and_ct_follow_up() -> None:
     spects = fig4.studies.filter(post_therapy=True, tracer="lu177_dotatate")
     assert sorted(spects.values_list("cycle_number", flat=True)) == [1, 2, 3, 4]
     assert fig4.studies.filter(modality="ct").count() == 4
+
+
+def test_demo_shows_every_grade_a_relapse_and_no_provisional_results() -> None:
+    from apps.scoring.rules import assess_phenotype
+    from apps.scoring.selectors import patient_rules_input, rules_thresholds
+
+    call_command("load_demo", no_users=True, stdout=StringIO())
+    netpet, karfis, zidan = set(), set(), set()
+    by_mrn = {}
+    for patient in Patient.objects.all():
+        result = assess_phenotype(patient_rules_input(patient.pk), rules_thresholds())
+        by_mrn[patient.mrn] = result["timepoints"]
+        for timepoint in result["timepoints"]:
+            assert not timepoint["provisional"], (patient.mrn, timepoint)
+            if timepoint["fdg_study"] is not None:
+                netpet.add(timepoint["netpet"]["grade"])
+                karfis.add(timepoint["karfis"]["group"])
+                zidan.add(timepoint["zidan"]["group"])
+    assert {"P0", "P1", "P2a", "P2b", "P3a", "P3b", "P4a", "P4b", "P5"} <= netpet
+    assert {"C1", "C2", "C3"} <= karfis
+    assert {"1", "2", "3", "4"} <= zidan
+    # The Fig. 4 patient: P2b at baseline, relapse P5 with the new liver-dome lesion.
+    baseline, relapse = by_mrn["DEMO-0010"]
+    assert (baseline["netpet"]["grade"], baseline["karfis"]["group"]) == ("P2b", "C2")
+    assert (relapse["netpet"]["grade"], relapse["karfis"]["group"]) == ("P5", "C3")
+    dome = Patient.objects.get(mrn="DEMO-0010").lesions.get(label="Liver dome (new)")
+    assert relapse["biopsy_target"] == dome.pk
+    # The SSTR PET without an FDG PET in the window has no grades, and says why.
+    (alone,) = by_mrn["DEMO-0011"]
+    assert alone["fdg_study"] is None and alone["netpet"]["grade"] is None
+    assert "fdg_pet_missing" in [f["code"] for f in alone["prrt_support"]["findings"]]
