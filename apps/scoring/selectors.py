@@ -62,7 +62,7 @@ def _study(study: ImagingStudy) -> StudyIn:
 
 
 def patient_rules_input(patient_id: int) -> PatientIn:
-    """The whole record of one patient as rules input, in eight queries."""
+    """The whole record of one patient as rules input, in at most eight queries."""
     patient = Patient.objects.prefetch_related(
         "lesions",
         Prefetch("studies", queryset=ImagingStudy.objects.prefetch_related("observations")),
