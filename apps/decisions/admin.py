@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.http import HttpRequest
 
+from apps.core.admin import AccessLoggedAdmin
 from apps.decisions.models import Case, Decision, Meeting
 
 
@@ -11,17 +12,27 @@ class CaseInline(admin.TabularInline):
 
 
 @admin.register(Meeting)
-class MeetingAdmin(admin.ModelAdmin):
+class MeetingAdmin(AccessLoggedAdmin):
     list_display = ["title", "held_on"]
     inlines = [CaseInline]
 
+    def patient_ids_of(self, obj):  # type: ignore[no-untyped-def]
+        return [case.patient_id for case in obj.cases.all()]
+
+    def get_queryset(self, request):  # type: ignore[no-untyped-def]
+        return super().get_queryset(request).prefetch_related("cases")
+
 
 @admin.register(Decision)
-class DecisionAdmin(admin.ModelAdmin):
+class DecisionAdmin(AccessLoggedAdmin):
     """Read-only here: decisions are recorded at the meeting, through the service."""
 
     list_display = ["case", "recommendation", "decided_by", "decided_at", "signed_at"]
     list_filter = ["recommendation"]
+    list_select_related = ["case"]
+
+    def patient_ids_of(self, obj):  # type: ignore[no-untyped-def]
+        return [obj.case.patient_id]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from apps.core.admin import AccessLoggedAdmin
 from apps.imaging.models import ImagingStudy, Lesion, Observation
 
 
@@ -10,7 +11,7 @@ class ObservationInline(admin.TabularInline):
 
 
 @admin.register(ImagingStudy)
-class ImagingStudyAdmin(admin.ModelAdmin):
+class ImagingStudyAdmin(AccessLoggedAdmin):
     list_display = [
         "patient",
         "performed_on",
@@ -27,14 +28,14 @@ class ImagingStudyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Lesion)
-class LesionAdmin(admin.ModelAdmin):
+class LesionAdmin(AccessLoggedAdmin):
     list_display = ["patient", "label", "site", "nodal", "is_primary"]
     list_filter = ["site", "nodal"]
     raw_id_fields = ["patient"]
 
 
 @admin.register(Observation)
-class ObservationAdmin(admin.ModelAdmin):
+class ObservationAdmin(AccessLoggedAdmin):
     list_display = ["study", "lesion", "state", "suv_max", "krenning_visual", "fdg_visual"]
     list_filter = ["state"]
     raw_id_fields = ["study", "lesion"]

@@ -144,3 +144,15 @@ def test_the_patient_list_page_writes_access_events(client, user_with_role) -> N
     assert client.get("/").status_code == 200
     event = AccessEvent.objects.get()
     assert (event.patient_id, event.username, event.action) == (patient.pk, "doc", "list_patients")
+
+
+def test_admin_pages_showing_patient_data_write_access_events(client, user_with_role) -> None:  # type: ignore[no-untyped-def]
+    observation = ObservationFactory()
+    client.force_login(user_with_role("clinician", username="doc"))
+    assert client.get("/admin/patients/patient/").status_code == 200
+    assert client.get(f"/admin/imaging/observation/{observation.pk}/change/").status_code == 200
+    events = [(e.patient_id, e.action) for e in AccessEvent.objects.order_by("id")]
+    assert events == [
+        (observation.patient_id, "admin_list:patient"),
+        (observation.patient_id, "admin_view:observation"),
+    ]
