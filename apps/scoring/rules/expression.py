@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from . import scale
 from .inputs import ObservationIn, Thresholds
+from .scale import ABOVE_LIVER
 from .uptake import Entry
 from .wording import count, is_are
 
@@ -48,7 +48,7 @@ def sstr_expression(scored: Sequence[Entry], thresholds: Thresholds) -> Expressi
             raise ValueError(f"lesion {obs.lesion}: Krenning score {score} is outside 0-4")
         counts[score] += 1
         evaluable.append(obs)
-        if score < scale.ABOVE_LIVER:
+        if score < ABOVE_LIVER:
             low.append(obs.lesion)
         if obs.target:
             marked.append(obs)

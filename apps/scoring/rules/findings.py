@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from . import scale
 from .dualtracer import DualTracer
 from .expression import Expression
 from .inputs import PathologyIn, Thresholds
+from .scale import ABOVE_BACKGROUND, ABOVE_LIVER, LOCAL_THERAPY_MAX_LESIONS, SCORED
 from .uptake import Entry
 from .wording import LesionNames, count, is_are, sentence
 
@@ -115,7 +115,7 @@ def _discordant(dual: DualTracer | None, names: LesionNames) -> Finding | None:
         return None
     ids = dual.discordant
     target = names.one(dual.biopsy_target) if dual.biopsy_target is not None else "a lesion"
-    if len(ids) <= scale.LOCAL_THERAPY_MAX_LESIONS:
+    if len(ids) <= LOCAL_THERAPY_MAX_LESIONS:
         therapy = f"local therapy ({count(len(ids), 'such lesion')})"
     else:
         therapy = f"systemic therapy (widespread: {count(len(ids), 'such lesion')})"
@@ -182,7 +182,7 @@ def _small_lesions(
         obs.lesion
         for obs, grade, _ in sstr_scored
         if grade.score is not None
-        and grade.score >= scale.ABOVE_LIVER
+        and grade.score >= ABOVE_LIVER
         and obs.long_axis_mm is not None
         and obs.long_axis_mm < limit
     ]
@@ -230,7 +230,7 @@ def _fdg_suvmax(
     ids = [
         obs.lesion
         for obs, _, _ in fdg_scored
-        if obs.state == scale.SCORED and obs.suv_max is not None and obs.suv_max > limit
+        if obs.state == SCORED and obs.suv_max is not None and obs.suv_max > limit
     ]
     if not ids:
         return None
@@ -253,7 +253,7 @@ def _grade_fdg_discordance(
     ids = [
         obs.lesion
         for obs, grade, _ in fdg_scored
-        if grade.score is not None and grade.score >= scale.ABOVE_BACKGROUND
+        if grade.score is not None and grade.score >= ABOVE_BACKGROUND
     ]
     if not ids:
         return None

@@ -49,8 +49,8 @@ class Thresholds:
         """Defaults of DOMAIN.md §10 with a site's overrides applied.
 
         Raises ``ValueError`` whose message starts with the offending key, for an unknown key, a
-        value that is not a number, a negative number, a share or tolerance outside [0, 1], or a
-        ``pairing_window_days`` that is not a whole number of days.
+        value that is not a number (int, float or numeric str), a negative number, a share or
+        tolerance outside [0, 1], or a ``pairing_window_days`` that is not a non-negative int.
         """
         values: dict[str, Decimal | int] = {}
         for name, raw in overrides.items():
@@ -85,8 +85,6 @@ def _parse(name: str, raw: object) -> Decimal:
 
 
 def _parse_days(name: str, raw: object) -> int:
-    if isinstance(raw, str) and raw.strip().isdigit():
-        return int(raw.strip())
     if isinstance(raw, bool) or not isinstance(raw, int):
         raise ValueError(f"{name}: expected a whole number of days, got {raw!r}")
     return raw

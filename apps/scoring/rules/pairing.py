@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from . import scale
 from .inputs import StudyIn, Thresholds
+from .scale import FDG, SSTR
 from .tracers import PET_MODALITIES, THERAPEUTIC_TRACERS
 
 
@@ -26,12 +26,12 @@ def _is_pre_therapy_pet(study: StudyIn, tracer_class: str) -> bool:
 
 def is_sstr_pet(study: StudyIn) -> bool:
     """A pre-therapy SSTR PET: the study every timepoint is built on (DOMAIN.md §4)."""
-    return _is_pre_therapy_pet(study, scale.SSTR)
+    return _is_pre_therapy_pet(study, SSTR)
 
 
 def is_fdg_pet(study: StudyIn) -> bool:
     """An FDG PET that can pair with an SSTR PET (DOMAIN.md §1)."""
-    return _is_pre_therapy_pet(study, scale.FDG)
+    return _is_pre_therapy_pet(study, FDG)
 
 
 def _date_order(study: StudyIn) -> tuple[int, int]:

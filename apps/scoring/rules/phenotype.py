@@ -12,13 +12,14 @@ from decimal import Decimal, localcontext
 from operator import attrgetter
 from typing import Any
 
-from . import scale
-from .dualtracer import PairedLesion, grade_timepoint, without_fdg
+from .dualtracer import grade_timepoint, without_fdg
 from .expression import sstr_expression
 from .findings import latest_pathology, prrt_support
 from .inputs import PathologyIn, PatientIn, StudyIn, Thresholds
+from .netpet import PairedLesion
 from .pairing import pair_timepoints
-from .uptake import DECIMAL_CONTEXT, Entry, grade, study_references
+from .scale import ABOVE_BACKGROUND, ABOVE_LIVER, NOT_EVALUABLE, NOT_SEEN
+from .uptake import DECIMAL_CONTEXT, Entry, Grade, grade, study_references
 from .version import RULES_VERSION
 from .wording import LesionNames
 
@@ -26,7 +27,7 @@ JSON = dict[str, Any]
 ScoredStudy = dict[int, Entry]
 
 # Status of a lesion at a timepoint (lesion_scores[].status).
-GRADED, UNPAIRED, NOT_EVALUABLE, UNGRADABLE, NO_FDG_PET = (
+STATUS_GRADED, STATUS_UNPAIRED, STATUS_NOT_EVALUABLE, STATUS_UNGRADABLE, STATUS_NO_FDG_PET = (
     "graded",
     "unpaired",
     "not_evaluable",
@@ -94,7 +95,7 @@ def _score_study(study: StudyIn, thresholds: Thresholds) -> ScoredStudy:
     refs = study_references(study, thresholds)
     observations = sorted(study.observations, key=_LESION_ID)
     result = {
-        obs.lesion: (obs, grade(obs, refs), _ZERO if obs.state == scale.NOT_SEEN else obs.suv_max)
+        obs.lesion: (obs, grade(obs, refs), _ZERO if obs.state == NOT_SEEN else obs.suv_max)
         for obs in observations
     }
     if len(result) != len(observations):
@@ -126,7 +127,7 @@ def _timepoint(
         for lesion, entry in sstr_scored.items():
             if entry[1].ungradable:
                 ungradable.append(lesion)
-            status = UNGRADABLE if entry[1].ungradable else NO_FDG_PET
+            status = STATUS_UNGRADABLE if entry[1].ungradable else STATUS_NO_FDG_PET
             rows.append(_lesion_row(lesion, status, entry, None))
     else:
         for lesion in sorted(sstr_scored.keys() | fdg_scored.keys()):
@@ -142,27 +143,30 @@ def _timepoint(
                             PairedLesion, (lesion, s_score, f_score, s[2], f[2], f[0].fdg_vs_sstr)
                         )
                     )
-                    status = GRADED
+                    status = STATUS_GRADED
                 else:
                     if s_grade.ungradable or f_grade.ungradable:
                         ungradable.append(lesion)
-                    if s[0].state == scale.NOT_EVALUABLE or f[0].state == scale.NOT_EVALUABLE:
+                    if s[0].state == NOT_EVALUABLE or f[0].state == NOT_EVALUABLE:
                         # Left out without making the result provisional (§4).
                         not_evaluable.append(lesion)
-                        status = NOT_EVALUABLE
+                        status = STATUS_NOT_EVALUABLE
                     else:
-                        status = UNGRADABLE
+                        status = STATUS_UNGRADABLE
             else:
-                obs, only_grade, _ = s if s is not None else f  # type: ignore[misc]
+                only = s if s is not None else f
+                if only is None:  # never: the ids are those observed on either study
+                    continue
+                obs, only_grade, _ = only
                 if only_grade.ungradable:
                     ungradable.append(lesion)
-                if obs.state == scale.NOT_EVALUABLE:
+                if obs.state == NOT_EVALUABLE:
                     not_evaluable.append(lesion)
-                    status = NOT_EVALUABLE
+                    status = STATUS_NOT_EVALUABLE
                 else:
                     # Scored or not seen on one study, no observation on the other (§4).
                     unpaired.append(lesion)
-                    status = UNPAIRED
+                    status = STATUS_UNPAIRED
             rows.append(_lesion_row(lesion, status, s, f))
 
     provisional = bool(unpaired or ungradable)
@@ -223,46 +227,25 @@ def _timepoint(
 
 
 def _lesion_row(lesion: int, status: str, sstr: Entry | None, fdg: Entry | None) -> JSON:
-    """One lesion's scores at the timepoint, for the timeline's lesion rows."""
-    row: JSON = {"lesion": lesion, "status": status}
-    if sstr is not None:
-        obs, g, _ = sstr
-        row |= {
-            "sstr_state": obs.state,
-            "sstr_score": g.score,
-            "sstr_source": g.source,
-            "sstr_computed": g.computed,
-            "sstr_flags": list(g.flags),
-        }
-    else:
-        row |= _NO_SSTR
-        row["sstr_flags"] = []
-    if fdg is not None:
-        obs, g, _ = fdg
-        score = g.score
-        row |= {
-            "fdg_state": obs.state,
-            "fdg_score": score,
-            "fdg_source": g.source,
-            "fdg_computed": g.computed,
-            "fdg_positive_background": None if score is None else score >= scale.ABOVE_BACKGROUND,
-            "fdg_positive_liver": None if score is None else score >= scale.ABOVE_LIVER,
-            "fdg_flags": list(g.flags),
-        }
-    else:
-        row |= _NO_FDG
-        row["fdg_flags"] = []
-    return row
+    """One lesion at the timepoint, for the timeline's lesion rows: the effective score on each
+    study and where it came from (the observation's own ``krenning_computed`` is on the API)."""
+    s = sstr[1] if sstr is not None else _NO_GRADE
+    f = fdg[1] if fdg is not None else _NO_GRADE
+    f_score = f.score
+    return {
+        "lesion": lesion,
+        "status": status,
+        "sstr_score": s.score,
+        "sstr_source": s.source,
+        "sstr_flags": list(s.flags),
+        "fdg_score": f_score,
+        "fdg_source": f.source,
+        "fdg_positive_background": None if f_score is None else f_score >= ABOVE_BACKGROUND,
+        "fdg_positive_liver": None if f_score is None else f_score >= ABOVE_LIVER,
+        "fdg_flags": list(f.flags),
+    }
 
 
-_NO_SSTR: JSON = dict.fromkeys(("sstr_state", "sstr_score", "sstr_source", "sstr_computed"))
-_NO_FDG: JSON = dict.fromkeys(
-    (
-        "fdg_state",
-        "fdg_score",
-        "fdg_source",
-        "fdg_computed",
-        "fdg_positive_background",
-        "fdg_positive_liver",
-    )
-)
+# No observation of the lesion on that study: every cell of its row is empty. (A source of None
+# is outside Grade's type, hence the ignore; this Grade never reaches a rule.)
+_NO_GRADE = Grade(None, None, None, (), False)  # type: ignore[arg-type]

@@ -13,8 +13,23 @@ from dataclasses import dataclass
 from decimal import Context, Decimal
 from typing import NamedTuple
 
-from . import scale
 from .inputs import ObservationIn, StudyIn, Thresholds
+from .scale import (
+    ABOVE_BACKGROUND,
+    ABOVE_LIVER,
+    ANATOMIC,
+    FDG,
+    FDG_CALL_GRADE,
+    FLAG_ORDER,
+    NOT_EVALUABLE,
+    NOT_SEEN,
+    SOURCE_COMPUTED,
+    SOURCE_FDG_VISUAL,
+    SOURCE_NONE,
+    SOURCE_STATE,
+    SOURCE_VISUAL,
+    SSTR,
+)
 from .tracers import PET_MODALITIES
 
 # Arithmetic on entered decimals (reference products, TLR cross-products, ratios) runs in this
@@ -39,22 +54,23 @@ class Grade(NamedTuple):
 # An observation with its grade and its SUVmax for the §4.1 ratio (0 when not seen, §2.1).
 Entry = tuple[ObservationIn, Grade, Decimal | None]
 
-# Flags as bits, in scale.FLAG_ORDER; _FLAG_SETS maps a combination to its ordered tuple of codes.
+# Flags as bits, in FLAG_ORDER; _FLAG_SETS maps a combination to its ordered tuple of codes.
 _SPLEEN_MISSING, _ORDER_INVALID, _DISAGREEMENT, _SMALL_LESION = 1, 2, 4, 8
 _FLAG_SETS = tuple(
-    tuple(code for bit, code in enumerate(scale.FLAG_ORDER) if bits >> bit & 1)
-    for bits in range(1 << len(scale.FLAG_ORDER))
+    tuple(code for bit, code in enumerate(FLAG_ORDER) if bits >> bit & 1)
+    for bits in range(1 << len(FLAG_ORDER))
 )
 _new_tuple = tuple.__new__
 
-_NOT_EVALUABLE = Grade(None, scale.SOURCE_STATE, None, (), False)
-_NOT_SEEN = Grade(0, scale.SOURCE_STATE, None, (), False)
-_NO_SCALE = Grade(None, scale.SOURCE_NONE, None, (), False)
+_NOT_EVALUABLE = Grade(None, SOURCE_STATE, None, (), False)
+_NOT_SEEN = Grade(0, SOURCE_STATE, None, (), False)
+_NO_SCALE = Grade(None, SOURCE_NONE, None, (), False)
 
 
-@dataclass(frozen=True, slots=True)
-class StudyReferences:
+class StudyReferences(NamedTuple):
     """One study's reference uptake, prepared once for scoring all its observations (§2).
+
+    A NamedTuple rather than a dataclass: it is built for every ``score_observation`` call.
 
     ``bands`` is ``(B·(1−t), B·(1+t), L)`` when B and L are present and in order, so that a
     score can be computed, else ``None``. ``small_lesion_mm`` is ``None`` where the PET
@@ -75,11 +91,11 @@ def study_references(study: StudyIn, thresholds: Thresholds) -> StudyReferences:
     FDG studies ignore the spleen altogether (DOMAIN.md §2.1).
     """
     tracer_class = study.tracer_class
-    kind = tracer_class if tracer_class in (scale.FDG, scale.ANATOMIC) else _FIVE_POINT
+    kind = tracer_class if tracer_class in (FDG, ANATOMIC) else _FIVE_POINT
     blood, liver = study.blood_pool_suv, study.liver_suv
-    spleen = None if kind == scale.FDG else study.spleen_suv
+    spleen = None if kind == FDG else study.spleen_suv
     invalid = blood is not None and liver is not None and liver <= blood
-    if tracer_class == scale.SSTR and spleen is not None and liver is not None:
+    if tracer_class == SSTR and spleen is not None and liver is not None:
         invalid = invalid or spleen <= liver
     bands = None
     if blood is not None and liver is not None and not invalid:
@@ -89,7 +105,7 @@ def study_references(study: StudyIn, thresholds: Thresholds) -> StudyReferences:
             DECIMAL_CONTEXT.multiply(blood, DECIMAL_CONTEXT.add(_ONE, tolerance)),
             liver,
         )
-    small_applies = tracer_class == scale.SSTR and study.modality in PET_MODALITIES
+    small_applies = tracer_class == SSTR and study.modality in PET_MODALITIES
     return StudyReferences(
         kind=kind,
         bands=bands,
@@ -107,11 +123,11 @@ def grade(obs: ObservationIn, refs: StudyReferences) -> Grade:
     Anatomic studies (CT/MRI) have no uptake scale: no score, never ungradable.
     """
     state = obs.state
-    if state == scale.NOT_EVALUABLE:
+    if state == NOT_EVALUABLE:
         return _NOT_EVALUABLE
-    if refs.kind == scale.ANATOMIC:
+    if refs.kind == ANATOMIC:
         return _NO_SCALE
-    if state == scale.NOT_SEEN:
+    if state == NOT_SEEN:
         return _NOT_SEEN
 
     computed: int | None = None
@@ -126,7 +142,7 @@ def grade(obs: ObservationIn, refs: StudyReferences) -> Grade:
             computed = 1
         elif suv <= bands[2]:
             computed = 2
-        elif refs.kind == scale.FDG:
+        elif refs.kind == FDG:
             computed = 3
         elif refs.spleen is None:
             computed = 3
@@ -138,18 +154,18 @@ def grade(obs: ObservationIn, refs: StudyReferences) -> Grade:
     call = obs.fdg_visual
     if visual is not None:
         score: int | None = visual
-        source = scale.SOURCE_VISUAL
+        source = SOURCE_VISUAL
         if computed is not None and computed != visual:
             bits |= _DISAGREEMENT
-    elif call is not None and refs.kind == scale.FDG and call in scale.FDG_CALL_GRADE:
-        score = scale.FDG_CALL_GRADE[call]
-        source = scale.SOURCE_FDG_VISUAL
+    elif call is not None and refs.kind == FDG and call in FDG_CALL_GRADE:
+        score = FDG_CALL_GRADE[call]
+        source = SOURCE_FDG_VISUAL
     elif computed is not None:
         score = computed
-        source = scale.SOURCE_COMPUTED
+        source = SOURCE_COMPUTED
     else:
         score = None
-        source = scale.SOURCE_NONE
+        source = SOURCE_NONE
 
     small_mm = refs.small_lesion_mm
     if small_mm is not None:
@@ -180,12 +196,12 @@ class Uptake:
     @property
     def positive_background(self) -> bool | None:
         """Positive above background (NETPET, Karfis: score ≥ 2, or a positive call; §3)."""
-        return None if self.score is None else self.score >= scale.ABOVE_BACKGROUND
+        return None if self.score is None else self.score >= ABOVE_BACKGROUND
 
     @property
     def positive_liver(self) -> bool | None:
         """Positive above liver (Zidan, PRRT target adequacy: score ≥ 3, or a positive call)."""
-        return None if self.score is None else self.score >= scale.ABOVE_LIVER
+        return None if self.score is None else self.score >= ABOVE_LIVER
 
 
 def score_observation(obs: ObservationIn, study: StudyIn, thresholds: Thresholds) -> Uptake:

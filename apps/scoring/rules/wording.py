@@ -39,6 +39,11 @@ def count(n: int, singular: str, plural: str | None = None) -> str:
     return f"{n} {singular if n == 1 else plural or singular + 's'}"
 
 
+def every(n: int, singular: str) -> str:
+    """``"the only lesion"``, ``"all 3 lesions"``."""
+    return f"the only {singular}" if n == 1 else f"all {n} {singular}s"
+
+
 def is_are(n: int) -> str:
     return "is" if n == 1 else "are"
 

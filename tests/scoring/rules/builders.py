@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import os
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from apps.scoring.rules import (
@@ -15,28 +12,31 @@ from apps.scoring.rules import (
     PathologyIn,
     PatientIn,
     StudyIn,
+    Thresholds,
+    assess_phenotype,
 )
 
 _DECIMAL_OBS = ("suv_max", "suv_peak", "long_axis_mm", "short_axis_mm")
 _DECIMAL_STUDY = ("blood_pool_suv", "liver_suv", "liver_suv_sd", "spleen_suv")
 
+# DOMAIN.md §6 / API.md order of the findings: the order assess_phenotype lists them in.
+FINDING_ORDER = [
+    "sstr_majority_low",
+    "discordant_fdg_positive_sstr_negative",
+    "fdg_positive_sstr_positive",
+    "sstr_positive_fdg_negative",
+    "sstr_heterogeneous",
+    "small_lesions",
+    "high_grade",
+    "fdg_suvmax_prognostic",
+    "grade_fdg_discordance",
+    "pulmonary",
+    "fdg_pet_missing",
+]
+
 # Reference SUVs of the worked cases (phenotype.json "about").
 SSTR_REFS = {"blood_pool_suv": "1.5", "liver_suv": "6.0", "spleen_suv": "18.0"}
 FDG_REFS = {"blood_pool_suv": "1.8", "liver_suv": "2.5"}
-
-
-def shared_dir() -> Path:
-    """../shared beside the checkout, or ``NETBOARD_SHARED_DIR``."""
-    override = os.environ.get("NETBOARD_SHARED_DIR")
-    if override:
-        return Path(override)
-    return Path(__file__).resolve().parents[3].parent / "shared"
-
-
-def load_cases() -> list[dict[str, Any]]:
-    path = shared_dir() / "cases" / "phenotype.json"
-    cases: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))["cases"]
-    return cases
 
 
 def dec(value: object) -> Decimal | None:
@@ -60,7 +60,9 @@ def study(
     tracer = fields.pop(
         "tracer", {"SSTR": "ga68_dotatate", "FDG": "f18_fdg"}.get(tracer_class, "none")
     )
-    refs = dict(SSTR_REFS if tracer_class == "SSTR" else FDG_REFS if tracer_class == "FDG" else {})
+    refs: dict[str, Any] = dict(
+        SSTR_REFS if tracer_class == "SSTR" else FDG_REFS if tracer_class == "FDG" else {}
+    )
     refs.update(fields)
     for name in _DECIMAL_STUDY:
         if name in refs:
@@ -123,3 +125,60 @@ def patient_from_case(case: dict[str, Any]) -> PatientIn:
         studies=tuple(studies),
         pathology=pathology,
     )
+
+
+def pathology(reported_on: str, who_grade: str | None = None, ki67: object = None) -> PathologyIn:
+    return PathologyIn(
+        reported_on=date.fromisoformat(reported_on), who_grade=who_grade, ki67_percent=dec(ki67)
+    )
+
+
+def dual_patient(
+    sstr_obs: list[ObservationIn] | tuple[ObservationIn, ...],
+    fdg_obs: list[ObservationIn] | tuple[ObservationIn, ...] | None,
+    **fields: Any,
+) -> PatientIn:
+    """An SSTR PET (study 1, 2024-01-01) and, unless ``fdg_obs`` is None, an FDG PET two days
+    later (study 2), with the reference SUVs of the worked cases."""
+    studies = [sstr(1, "2024-01-01", *sstr_obs)]
+    if fdg_obs is not None:
+        studies.append(fdg(2, "2024-01-03", *fdg_obs))
+    return patient(*studies, **fields)
+
+
+def timepoint(patient: PatientIn, **overrides: object) -> dict[str, Any]:
+    """The only timepoint of the patient's assessment."""
+    result = assess_phenotype(patient, Thresholds.from_overrides(overrides))
+    (only,) = result["timepoints"]
+    assert isinstance(only, dict)
+    return only
+
+
+def pair(
+    lesion: int, sstr_suv: object, fdg_suv: object, **fdg_fields: Any
+) -> tuple[ObservationIn, ObservationIn]:
+    """One lesion scored from SUVs on both studies."""
+    return obs(lesion, suv_max=sstr_suv), obs(lesion, suv_max=fdg_suv, **fdg_fields)
+
+
+def dual_from_pairs(*pairs: tuple[ObservationIn, ObservationIn], **fields: Any) -> PatientIn:
+    return dual_patient([p[0] for p in pairs], [p[1] for p in pairs], **fields)
+
+
+def codes(tp: dict[str, Any]) -> list[str]:
+    return [finding["code"] for finding in tp["prrt_support"]["findings"]]
+
+
+def finding(tp: dict[str, Any], code: str) -> dict[str, Any] | None:
+    return next((f for f in tp["prrt_support"]["findings"] if f["code"] == code), None)
+
+
+def strings(value: Any) -> list[str]:
+    """Every string anywhere in a JSON-like value (keys included)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (*strings(k), *strings(v))]
+    if isinstance(value, list | tuple):
+        return [s for item in value for s in strings(item)]
+    return []

@@ -1,0 +1,187 @@
+"""NETPET grade (P0-P5) of one dual-tracer timepoint (DOMAIN.md §4.1, seed Table 1, Chan et al.).
+
+Works on the graded lesions only. Decimal operators here run in ``uptake.DECIMAL_CONTEXT``,
+which ``assess_phenotype`` makes current.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any, NamedTuple
+
+from .scale import ABOVE_BACKGROUND, SUFFIX_B_MIN_LESIONS
+from .wording import LesionNames, count, is_are
+
+JSON = dict[str, Any]
+
+PATTERNS = ("P0", "P1", "P2", "P3", "P4", "P5")  # ranked P0 lowest ... P5 highest
+P0, P1, P2, P3, P4, P5 = range(6)
+_BY_COMPARISON = {"lower": P2, "equal": P3, "higher": P4}
+_COMPARISON_WORDS = {P2: "lower than", P3: "equal to", P4: "higher than"}
+
+SUITABILITY = {
+    "P0": "not suitable",
+    "P1": "probably suitable",
+    "P2": "probably suitable",
+    "P3": "probably suitable",
+    "P4a": "probably suitable",
+    "P4b": "maybe suitable, additional therapy required",
+    "P5": "not suitable",
+}
+
+# Ranking classes of the FDG:SSTR ratio: infinite above every number, every number above a ratio
+# that cannot be computed (§4.1).
+_RATIO_NONE, _RATIO_NUMBER, _RATIO_INFINITE = 0, 1, 2
+_ZERO = Decimal(0)
+_DISPLAY_SCALE = 10000.0  # ratios in JSON carry 4 decimals
+
+
+class PairedLesion(NamedTuple):
+    """One graded lesion: its scores on both studies and what the ranking needs (§4)."""
+
+    lesion: int
+    sstr_score: int
+    fdg_score: int
+    sstr_suv: Decimal | None  # SUVmax, 0 when not seen (§2.1)
+    fdg_suv: Decimal | None
+    reader_comparison: str | None  # fdg_vs_sstr entered on the FDG observation
+
+
+class Netpet(NamedTuple):
+    """Per-lesion patterns and the representative lesion of one timepoint."""
+
+    rows: list[JSON]  # API.md netpet.lesions, in lesion-id order
+    by_pattern: list[list[int]]  # lesion ids per pattern index, each in id order
+    representative: int
+    unknown: list[int]  # lesions whose comparison is unknown: counted as P3 (provisional)
+
+
+def netpet_lesions(
+    graded: Sequence[PairedLesion],
+    sstr_liver: Decimal | None,
+    fdg_liver: Decimal | None,
+    tolerance: Decimal,
+) -> Netpet:
+    """Pattern, TLRs and comparison of every graded lesion, and the representative lesion.
+
+    Comparison: the reader's entry wins; else TLR = SUVmax / liver SUVmean on each study, equal
+    when ``|TLR_FDG − TLR_SSTR| ≤ tolerance × TLR_SSTR``. That test runs exactly as
+    ``|F·Ls − S·Lf| ≤ tolerance·S·Lf`` (both livers positive), so no division rounds a boundary.
+
+    Ranking: pattern, then the FDG:SSTR TLR ratio (also when the reader entered the comparison;
+    an SSTR SUVmax of 0 ranks as infinite, a ratio that cannot be computed below every number),
+    then FDG SUVmax (missing lowest), then the lower lesion id. The livers are the same for every
+    lesion of the timepoint, so the ratio ranks as ``F·Ls / S·Lf``. Only the first in the
+    ranking (the representative lesion) is needed, so it is found with one pass, not a sort.
+    """
+    livers = None
+    if sstr_liver is not None and fdg_liver is not None and sstr_liver > 0 and fdg_liver > 0:
+        livers = (sstr_liver, fdg_liver, 1.0 / float(sstr_liver), 1.0 / float(fdg_liver))
+    rows: list[JSON] = []
+    by_pattern: list[list[int]] = [[], [], [], [], [], []]
+    unknown: list[int] = []
+    best: tuple[int, int, Decimal, bool, Decimal, int] | None = None
+    for lesion, s_score, f_score, s_suv, f_suv, reader in graded:
+        ratio_class = _RATIO_NONE
+        computed = tlr_s = tlr_f = ratio_out = None
+        if s_suv is not None and f_suv is not None:
+            if not s_suv:
+                ratio_class = _RATIO_INFINITE
+            if livers is not None:
+                ls, lf, ls_inverse, lf_inverse = livers
+                f_ls, s_lf = f_suv * ls, s_suv * lf
+                if abs(f_ls - s_lf) <= tolerance * s_lf:
+                    computed = "equal"
+                else:
+                    computed = "higher" if f_ls > s_lf else "lower"
+                # Display values (floats, 4 decimals): every decision is on the Decimals above.
+                tlr_s, tlr_f = float(s_suv) * ls_inverse, float(f_suv) * lf_inverse
+                if s_suv:
+                    ratio_class = _RATIO_NUMBER
+                    ratio_out = int(tlr_f / tlr_s * _DISPLAY_SCALE + 0.5) / _DISPLAY_SCALE
+                tlr_s = int(tlr_s * _DISPLAY_SCALE + 0.5) / _DISPLAY_SCALE
+                tlr_f = int(tlr_f * _DISPLAY_SCALE + 0.5) / _DISPLAY_SCALE
+
+        comparison = source = None
+        s_positive = s_score >= ABOVE_BACKGROUND
+        f_positive = f_score >= ABOVE_BACKGROUND
+        if s_positive and f_positive:
+            if reader in _BY_COMPARISON:
+                comparison, source = reader, "reader"
+            elif computed is not None:
+                comparison, source = computed, "computed"
+            else:
+                unknown.append(lesion)
+            pattern = _BY_COMPARISON[comparison] if comparison is not None else P3
+        elif s_positive:
+            pattern = P1
+        else:
+            pattern = P5 if f_positive else P0
+        by_pattern[pattern].append(lesion)
+
+        # Rank only lesions that can still come first (the ratio division is the costly part).
+        if best is None or pattern >= best[0]:
+            ratio = f_ls / s_lf if ratio_class == _RATIO_NUMBER else _ZERO
+            key = (pattern, ratio_class, ratio, f_suv is not None, f_suv or _ZERO, -lesion)
+            if best is None or key > best:
+                best = key
+        rows.append(
+            {
+                "lesion": lesion,
+                "pattern": PATTERNS[pattern],
+                "sstr_score": s_score,
+                "fdg_score": f_score,
+                "tlr_sstr": tlr_s,
+                "tlr_fdg": tlr_f,
+                "ratio": ratio_out,
+                "comparison": comparison,
+                "comparison_source": source,
+            }
+        )
+    if best is None:
+        raise ValueError("NETPET needs at least one graded lesion")
+    return Netpet(rows, by_pattern, -best[5], unknown)
+
+
+def grade_of(netpet: Netpet) -> tuple[int, str | None]:
+    """The patient's pattern (the representative's, the highest present) and its a/b suffix."""
+    pattern = max(p for p, lesions in enumerate(netpet.by_pattern) if lesions)
+    if pattern not in (P2, P3, P4):
+        return pattern, None
+    many = len(netpet.by_pattern[pattern]) >= SUFFIX_B_MIN_LESIONS
+    return pattern, "b" if many else "a"
+
+
+def reason(
+    pattern: int,
+    grade: str,
+    deciding: list[int],
+    representative: int,
+    unknown: list[int],
+    names: LesionNames,
+) -> str:
+    """One sentence: the grade, the lesions showing the pattern, the representative lesion."""
+    n = len(deciding)
+    who = f"{names.many(deciding)} {is_are(n)}"
+    # Naming the representative lesion adds nothing when it is the only one with the pattern.
+    top = f"; {names.one(representative)} has the highest FDG to SSTR ratio" if n > 1 else ""
+    if pattern == P0:
+        text = "Grade P0: no graded lesion is avid above background on either SSTR or FDG PET"
+    elif pattern == P1:
+        text = f"Grade P1: {who} SSTR-positive and FDG-negative, and no lesion is FDG-positive"
+    elif pattern == P5:
+        text = f"Grade P5: {who} FDG-positive but SSTR-negative{top}"
+    else:
+        text = (
+            f"Grade {grade}: {count(n, 'lesion')} ({names.many(deciding)}) {is_are(n)} "
+            "SSTR-positive and FDG-positive with FDG avidity "
+            f"{_COMPARISON_WORDS[pattern]} SSTR avidity{top}"
+        )
+    if unknown:
+        they = "it counts" if len(unknown) == 1 else "they count"
+        text += (
+            "; provisional, because FDG and SSTR avidity could not be compared for "
+            f"{names.many(unknown)} ({they} as P3)"
+        )
+    return text + "."
