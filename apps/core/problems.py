@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
@@ -96,6 +96,3 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         str(detail) if detail else _TITLES.get(response.status_code, "Error"),
         headers=headers,
     )
-
-
-__all__ = ["PROBLEM_CONTENT_TYPE", "problem", "problem_exception_handler", "status"]

@@ -298,8 +298,8 @@ class Observation(ClinicalRecord):
         return f"{self.lesion_id} on study {self.study_id}: {self.state}"
 
     def save(self, *args: object, **kwargs: object) -> None:
+        # The database trigger sets it anyway; this keeps the instance in step without a query
+        # when the study is already loaded.
         if self.study_id is not None and self.patient_id is None:
-            self.patient_id = ImagingStudy.objects.values_list("patient_id", flat=True).get(
-                pk=self.study_id
-            )
+            self.patient_id = self.study.patient_id
         super().save(*args, **kwargs)  # type: ignore[arg-type]
