@@ -125,10 +125,34 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_TIME_LIMIT = 120
-CELERY_TASK_SOFT_TIME_LIMIT = 100
+# A task running longer than this is killed (hard limit); the soft limit comes a little earlier.
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", default=120, minimum=2)
+CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - max(1, CELERY_TASK_TIME_LIMIT // 6)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
+# A message a worker took and never acknowledged (the worker was killed) goes back to the queue
+# after this many seconds. It must exceed the task time limit, or a slow task would run twice.
+CELERY_VISIBILITY_TIMEOUT = env_int(
+    "CELERY_VISIBILITY_TIMEOUT", default=600, minimum=CELERY_TASK_TIME_LIMIT + 1
+)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    # Workers look for such messages this often (kombu's default is every 100 s).
+    "unacked_restore_interval": min(10, max(1, CELERY_VISIBILITY_TIMEOUT // 4)),
+    "unacked_restore_throttle": 1,
+}
+# Publishing to a broker that is down fails fast: the write is committed anyway, the patient is
+# left `stale`, and the sweeper queues it once the broker is back.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2}
+# The sweeper queues every patient whose assessment is stale (apps/scoring/tasks.py).
+NETBOARD_SWEEP_SECONDS = env_int("NETBOARD_SWEEP_SECONDS", default=60, minimum=1)
+CELERY_BEAT_SCHEDULE = {
+    "sweep-stale-assessments": {
+        "task": "scoring.sweep_stale",
+        "schedule": float(NETBOARD_SWEEP_SECONDS),
+        "options": {"expires": float(NETBOARD_SWEEP_SECONDS)},
+    }
+}
 
 # --- Clinical rules (DOMAIN.md §10) -----------------------------------------------------------
 NETBOARD_RULES = env_json_object("NETBOARD_RULES")
@@ -211,6 +235,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "ENUM_NAME_OVERRIDES": {"AssessmentStatusEnum": "apps.scoring.serializers.ASSESSMENT_STATUS"},
 }
 
 # --- Security: on whenever DJANGO_DEBUG=0 -----------------------------------------------------

@@ -36,9 +36,12 @@ def _perms(models: dict[str, list[str]], actions: tuple[str, ...]) -> set[tuple[
     }
 
 
+# Asking for a fresh computation changes no data: every role that works with patients may.
 _VIEW_CLINICAL = _perms(CLINICAL_MODELS, ("view",))
+_RECOMPUTE = {("scoring", "recompute_phenotypeassessment")}
 ROLE_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
     READER: _VIEW_CLINICAL
+    | _RECOMPUTE
     | _perms(
         {
             "patients": CLINICAL_MODELS["patients"],
@@ -46,8 +49,9 @@ ROLE_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
         },
         ("add", "change", "delete"),
     ),
-    CLINICIAN: _VIEW_CLINICAL | _perms({"decisions": ["decision"]}, ("add",)),
+    CLINICIAN: _VIEW_CLINICAL | _RECOMPUTE | _perms({"decisions": ["decision"]}, ("add",)),
     COORDINATOR: _VIEW_CLINICAL
+    | _RECOMPUTE
     | _perms({"decisions": ["meeting", "case"]}, ("add", "change", "delete")),
     AUDITOR: _VIEW_CLINICAL | _perms(AUDIT_MODELS, ("view",)),
 }

@@ -3,8 +3,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db.models import Model
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
 
 from apps.core.api_base import AccessLoggedViewSet
+from apps.core.permissions import require_perms
 from apps.patients.models import Biomarker, Pathology, Patient, Treatment
 from apps.patients.serializers import (
     BiomarkerSerializer,
@@ -12,6 +18,8 @@ from apps.patients.serializers import (
     PatientSerializer,
     TreatmentSerializer,
 )
+from apps.scoring import services as scoring
+from apps.scoring.serializers import PhenotypeSerializer, RecomputeSerializer
 
 
 class PatientViewSet(AccessLoggedViewSet):
@@ -21,6 +29,46 @@ class PatientViewSet(AccessLoggedViewSet):
 
     def patient_ids(self, objects: Iterable[Model]) -> list[int]:
         return [obj.pk for obj in objects]
+
+    @extend_schema(
+        summary="The patient's molecular imaging phenotype (DOMAIN.md §2-§6)",
+        description=(
+            "The last computed assessment with its status. A stale or pending result is still "
+            "shown, marked as such; compare `status` before relying on it."
+        ),
+        responses=PhenotypeSerializer,
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        permission_classes=[
+            require_perms("patients.view_patient", "scoring.view_phenotypeassessment")
+        ],
+    )
+    def phenotype(self, request: Request, pk: str | None = None) -> Response:
+        patient = self.get_object()
+        return Response(scoring.phenotype_body(patient.pk))
+
+    @extend_schema(
+        summary="Queue a recompute of the patient's assessments",
+        description="202 at once; the result turns `fresh` when a worker has run.",
+        request=None,
+        responses={202: RecomputeSerializer},
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        permission_classes=[
+            require_perms("patients.view_patient", "scoring.recompute_phenotypeassessment")
+        ],
+    )
+    def recompute(self, request: Request, pk: str | None = None) -> Response:
+        patient = self.get_object()
+        scoring.enqueue_recompute(patient.pk)
+        body = scoring.phenotype_body(patient.pk)
+        return Response(
+            {"patient": patient.pk, "status": body["status"]}, status=status.HTTP_202_ACCEPTED
+        )
 
 
 class PathologyViewSet(AccessLoggedViewSet):

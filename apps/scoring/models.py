@@ -1,1 +1,60 @@
-"""Persisted assessments: filled in by the scoring engine (issue 3)."""
+"""Computed results and the bookkeeping that says whether they are current.
+
+Two rows per patient, both keyed by the patient:
+
+- ``InputVersion``: a counter that database triggers (migration 0002) raise in the same
+  transaction as every insert, update or delete of the patient's inputs: the patient row,
+  pathology, biomarkers, treatments and their cycles, lesions, studies and observations. Because
+  it is a trigger, no write path can change an input without raising it: ORM, bulk, admin,
+  raw SQL. ``queued_at`` marks a recompute sent to the broker and not yet picked up.
+- ``PhenotypeAssessment``: the last computed result (the body of API.md ``phenotype/``), the
+  counter value it was computed from, a digest of the inputs it was computed from, and the
+  rules version and thresholds fingerprint in force.
+
+The assessment is ``fresh`` only when both the counter and the rules fingerprint match (see
+``apps.scoring.services.status_of``).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from apps.patients.models import Patient
+
+
+class InputVersion(models.Model):
+    patient = models.OneToOneField(
+        Patient, on_delete=models.CASCADE, primary_key=True, related_name="input_version"
+    )
+    version = models.BigIntegerField(default=1)
+    changed_at = models.DateTimeField(default=timezone.now)
+    queued_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(version__gte=1), name="input_version_positive"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"inputs of patient {self.patient_id}: version {self.version}"
+
+
+class PhenotypeAssessment(models.Model):
+    patient = models.OneToOneField(
+        Patient, on_delete=models.CASCADE, primary_key=True, related_name="phenotype_assessment"
+    )
+    result = models.JSONField()
+    rules_version = models.CharField(max_length=16)
+    rules_fingerprint = models.CharField(max_length=64)
+    inputs_digest = models.CharField(max_length=64)
+    inputs_version = models.BigIntegerField()
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        permissions = [("recompute_phenotypeassessment", "Can queue a recompute")]
+
+    def __str__(self) -> str:
+        return f"phenotype of patient {self.patient_id} (rules {self.rules_version})"

@@ -1,0 +1,264 @@
+"""Computing, storing and queueing phenotype assessments (issue 3).
+
+The flow for one patient:
+
+1. A write to an input commits; a database trigger has raised the patient's ``InputVersion``
+   in that same transaction (migration 0002).
+2. ``request_recompute`` (called by the signal receivers, and by any service that writes in
+   bulk) queues the patient once per transaction, after commit: ``enqueue_recompute`` marks the
+   patient queued and sends ``scoring.recompute_patient(patient_id)``. If the broker is down the
+   mark is taken back and the patient stays ``stale`` for the sweeper.
+3. A worker runs ``recompute_phenotype``: it locks the patient's version row (the claim: two
+   workers never compute one patient at once, and no write to the patient can commit while the
+   inputs are read, so the result is exactly that of the version it records), reads the inputs,
+   and stores a new result only if the inputs digest or the rules changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from apps.patients.models import Patient
+from apps.scoring.models import InputVersion, PhenotypeAssessment
+from apps.scoring.rules import RULES_VERSION, PatientIn, Thresholds, assess_phenotype
+from apps.scoring.selectors import patient_rules_input, rules_thresholds
+
+logger = logging.getLogger(__name__)
+
+FRESH, PENDING, STALE = "fresh", "pending", "stale"
+
+
+def rules_fingerprint(thresholds: Thresholds | None = None) -> str:
+    """Identifies the rules in force: ``RULES_VERSION`` and the site's thresholds. A change of
+    either makes every stored assessment stale."""
+    thresholds = thresholds or rules_thresholds()
+    payload = json.dumps(
+        {"rules_version": RULES_VERSION, "thresholds": thresholds.as_dict()}, sort_keys=True
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def inputs_digest(patient: PatientIn, fingerprint: str) -> str:
+    """SHA-256 of everything the rules read for one patient, and of the rules in force.
+
+    The inputs are frozen dataclasses of str, int, bool, Decimal and date, in the fixed order of
+    the selector's queries, so their ``repr`` is a canonical text of them.
+    """
+    return hashlib.sha256(f"{fingerprint}\n{patient!r}".encode()).hexdigest()
+
+
+def pending_window() -> timedelta:
+    """How long a queued mark means ``pending``: a message is delivered, or redelivered after a
+    lost worker, within the visibility timeout plus one task run. After that the mark is
+    considered lost and the sweeper queues the patient again."""
+    return timedelta(seconds=settings.CELERY_VISIBILITY_TIMEOUT + settings.CELERY_TASK_TIME_LIMIT)
+
+
+@dataclass(frozen=True)
+class Freshness:
+    status: str
+    computed_at: datetime | None
+
+
+def status_of(
+    version: InputVersion | None,
+    assessment: PhenotypeAssessment | None,
+    fingerprint: str,
+    now: datetime | None = None,
+) -> str:
+    """``fresh`` when the stored result was computed from the current inputs under the current
+    rules; ``pending`` when a recompute is queued (and the mark is recent); ``stale`` otherwise."""
+    if (
+        version is not None
+        and assessment is not None
+        and assessment.inputs_version == version.version
+        and assessment.rules_fingerprint == fingerprint
+    ):
+        return FRESH
+    now = now or timezone.now()
+    if version is not None and version.queued_at and version.queued_at > now - pending_window():
+        return PENDING
+    return STALE
+
+
+# --- Computing --------------------------------------------------------------------------------
+
+
+def recompute_phenotype(patient_id: int) -> str:
+    """Compute and store the phenotype of one patient; idempotent.
+
+    Returns what happened: ``written`` (a new result), ``confirmed`` (same inputs and rules as
+    the stored result: only the version it is valid for moves), ``unchanged`` (nothing to do) or
+    ``gone`` (no such patient).
+    """
+    thresholds = rules_thresholds()
+    fingerprint = rules_fingerprint(thresholds)
+    with transaction.atomic():
+        # The claim. Locking the version row also holds back any write to this patient's inputs
+        # (their trigger updates this row) until the result is stored, so the inputs read below
+        # are exactly those of `version`. Clearing the queued mark here means a write that
+        # commits while this runs queues a new recompute.
+        version = InputVersion.objects.select_for_update().filter(patient_id=patient_id).first()
+        if version is None:
+            if not Patient.objects.filter(pk=patient_id).exists():
+                return "gone"
+            version, _ = InputVersion.objects.get_or_create(patient_id=patient_id)
+            version = InputVersion.objects.select_for_update().get(patient_id=patient_id)
+        if version.queued_at is not None:
+            version.queued_at = None
+            version.save(update_fields=["queued_at"])
+        stored = PhenotypeAssessment.objects.filter(patient_id=patient_id).first()
+        if (
+            stored is not None
+            and stored.inputs_version == version.version
+            and stored.rules_fingerprint == fingerprint
+        ):
+            return "unchanged"
+        patient = patient_rules_input(patient_id)
+        digest = inputs_digest(patient, fingerprint)
+        if stored is not None and stored.inputs_digest == digest:
+            stored.inputs_version = version.version
+            stored.save(update_fields=["inputs_version"])
+            return "confirmed"
+        PhenotypeAssessment.objects.update_or_create(
+            patient_id=patient_id,
+            defaults={
+                "result": assess_phenotype(patient, thresholds),
+                "rules_version": RULES_VERSION,
+                "rules_fingerprint": fingerprint,
+                "inputs_digest": digest,
+                "inputs_version": version.version,
+                "computed_at": timezone.now(),
+            },
+        )
+        return "written"
+
+
+# --- Queueing ---------------------------------------------------------------------------------
+
+
+def enqueue_recompute(patient_id: int) -> bool:
+    """Mark the patient queued and send the task, unless a recompute is already queued.
+
+    Returns whether a task was sent. Never raises for a broker that is down: the write that
+    asked for the recompute is committed, and the sweeper will find the patient stale.
+    """
+    from apps.scoring.tasks import recompute_patient
+
+    cutoff = timezone.now() - pending_window()
+    marked = (
+        InputVersion.objects.filter(patient_id=patient_id)
+        .filter(Q(queued_at__isnull=True) | Q(queued_at__lt=cutoff))
+        .update(queued_at=timezone.now())
+    )
+    if not marked:
+        return False
+    try:
+        recompute_patient.delay(patient_id)
+    except Exception:
+        # kombu raises several types for an unreachable broker; none may fail the request.
+        InputVersion.objects.filter(patient_id=patient_id).update(queued_at=None)
+        logger.warning(
+            "Could not queue the recompute of patient id %s; it stays stale for the sweeper.",
+            patient_id,
+            exc_info=True,
+        )
+        return False
+    return True
+
+
+class _PendingRecomputes:
+    """The patients to queue when the current transaction commits (one task per patient)."""
+
+    def __init__(self) -> None:
+        self.patient_ids: set[int] = set()
+        self.ran = False
+
+    def __call__(self) -> None:
+        self.ran = True
+        for patient_id in sorted(self.patient_ids):
+            enqueue_recompute(patient_id)
+
+
+def request_recompute(*patient_ids: int | None) -> None:
+    """Queue a recompute of these patients once the current transaction commits.
+
+    Called for every write that changes a patient's inputs. Within one transaction, all calls
+    share one after-commit callback, so saving 40 observations queues the patient once. A
+    rolled-back transaction queues nothing.
+    """
+    ids = {pid for pid in patient_ids if pid is not None}
+    if not ids:
+        return
+    pending = None
+    if connection.in_atomic_block:
+        # Django drops the callbacks of a rolled-back transaction or savepoint from this list,
+        # so finding ours here means it will still run.
+        for _savepoints, callback, _robust in connection.run_on_commit:
+            if isinstance(callback, _PendingRecomputes) and not callback.ran:
+                pending = callback
+                break
+    if pending is None:
+        pending = _PendingRecomputes()
+        pending.patient_ids |= ids
+        transaction.on_commit(pending, robust=True)
+    else:
+        pending.patient_ids |= ids
+
+
+def sweep_stale(limit: int = 10_000) -> int:
+    """Queue every patient whose assessment is not fresh and that has no recent queued mark.
+
+    Also repairs a missing version row (a patient written while the trigger was disabled).
+    Returns the number of tasks sent.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO scoring_inputversion (patient_id, version, changed_at) "
+            "SELECT p.id, 1, now() FROM patients_patient p "
+            "WHERE NOT EXISTS (SELECT 1 FROM scoring_inputversion v WHERE v.patient_id = p.id) "
+            "ON CONFLICT (patient_id) DO NOTHING"
+        )
+        cursor.execute(
+            "SELECT v.patient_id FROM scoring_inputversion v "
+            "LEFT JOIN scoring_phenotypeassessment a ON a.patient_id = v.patient_id "
+            "WHERE (a.patient_id IS NULL OR a.inputs_version <> v.version "
+            "       OR a.rules_fingerprint <> %s) "
+            "AND (v.queued_at IS NULL OR v.queued_at < %s) "
+            "ORDER BY v.changed_at LIMIT %s",
+            [rules_fingerprint(), timezone.now() - pending_window(), limit],
+        )
+        stale = [row[0] for row in cursor.fetchall()]
+    return sum(1 for patient_id in stale if enqueue_recompute(patient_id))
+
+
+# --- Reading ----------------------------------------------------------------------------------
+
+
+def phenotype_body(patient_id: int) -> dict[str, Any]:
+    """The body of API.md ``GET patients/{id}/phenotype/``: the stored result (possibly not
+    fresh, and then saying so) with ``patient``, ``status`` and ``computed_at``. Before the first
+    computation the timepoints list is empty and the status is ``pending`` or ``stale``."""
+    version = InputVersion.objects.filter(patient_id=patient_id).first()
+    assessment = PhenotypeAssessment.objects.filter(patient_id=patient_id).first()
+    status = status_of(version, assessment, rules_fingerprint())
+    body: dict[str, Any] = {
+        "patient": patient_id,
+        "status": status,
+        "computed_at": assessment.computed_at.isoformat() if assessment else None,
+    }
+    if assessment is None:
+        body.update({"rules_version": None, "thresholds": None, "timepoints": []})
+    else:
+        body.update(assessment.result)
+    return body

@@ -1,0 +1,357 @@
+"""The scoring engine with real processes: a web server and Celery workers on Redis and
+PostgreSQL, data written through the HTTP API (issue 3, "Computation by workers").
+
+Each test runs the web server (``manage.py runserver``) and the workers as subprocesses against
+the test database, committing for real. Tests of one pytest process share one Redis database.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import redis
+from django.db import connection
+
+from apps.core.tokens import api_token_create
+
+ROOT = Path(__file__).resolve().parents[2]
+# One Redis database per xdist process (gw0 -> 10, gw1 -> 11, ...), so that a worker started
+# by one test process never takes the messages of another's.
+_XDIST_INDEX = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+BROKER = f"redis://127.0.0.1:6379/{10 + _XDIST_INDEX % 4}"
+DEAD_BROKER = "redis://127.0.0.1:1/0"
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 60, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Api:
+    """A hospital system talking HTTP to a live server with a token."""
+
+    def __init__(self, base: str, key: str) -> None:
+        self.base, self.key = base, key
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        request = urllib.request.Request(  # noqa: S310 - local http
+            self.base + path,
+            method=method,
+            data=json.dumps(body).encode() if body is not None else None,
+            headers={"Authorization": f"Token {self.key}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+                text = response.read().decode()
+                return response.status, json.loads(text) if text else None
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+
+    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        status, data = self.call("POST", path, body)
+        assert status == 201, data
+        return dict(data)
+
+    def phenotype(self, patient: int) -> dict[str, Any]:
+        status, data = self.call("GET", f"/api/v1/patients/{patient}/phenotype/")
+        assert status == 200, data
+        return dict(data)
+
+
+class Stack:
+    """Subprocesses sharing the test database; stopped at the end of the test."""
+
+    def __init__(self, logs: Path) -> None:
+        self.logs = logs
+        name = connection.settings_dict["NAME"]
+        self.database_url = f"postgres://postgres@127.0.0.1:5432/{name}"
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": self.database_url,
+            "REDIS_URL": BROKER,
+            "CELERY_BROKER_URL": BROKER,
+            "DJANGO_DEBUG": "1",
+            # A killed worker's message comes back after 6 s (tasks may run 5 s at most).
+            "CELERY_TASK_TIME_LIMIT": "5",
+            "CELERY_VISIBILITY_TIMEOUT": "6",
+            "NETBOARD_SWEEP_SECONDS": "1",
+        }
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def spawn(self, args: list[str], **env: str) -> subprocess.Popen[bytes]:
+        log = (
+            self.logs / f"{len(self.processes)}-{args[2] if args[0] == '-m' else args[1]}.log"
+        ).open("wb")
+        process = subprocess.Popen(  # noqa: S603 - fixed interpreter and arguments
+            [sys.executable, *args],
+            cwd=ROOT,
+            env={**self.env, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: the worker and its pool children
+        )
+        self.processes.append(process)
+        return process
+
+    def web(self, **env: str) -> Api:
+        port = free_port()
+        self.spawn(["manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"], **env)
+        base = f"http://127.0.0.1:{port}"
+
+        def up() -> bool:
+            try:
+                with urllib.request.urlopen(base + "/health/", timeout=2) as response:  # noqa: S310
+                    return bool(response.status == 200)
+            except OSError:
+                return False
+
+        wait_for(up, what="web server")
+        _token, key = api_token_create(name=f"his-{port}", role="reader")
+        return Api(base, key)
+
+    def worker(self, *extra: str) -> subprocess.Popen[bytes]:
+        return self.spawn(
+            [
+                "-m",
+                "celery",
+                "-A",
+                "netboard",
+                "worker",
+                "--pool=prefork",
+                "--concurrency=1",
+                "--loglevel=WARNING",
+                "--without-heartbeat",
+                "--without-gossip",
+                "--without-mingle",
+                *extra,
+            ]
+        )
+
+    @staticmethod
+    def kill(process: subprocess.Popen[bytes]) -> None:
+        """SIGKILL to the whole process group: no warm shutdown, nothing acknowledged."""
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+    def log_tails(self) -> str:
+        return "\n".join(
+            f"--- {path.name}\n{path.read_text(errors='replace')[-2000:]}"
+            for path in sorted(self.logs.glob("*.log"))
+        )
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    redis.Redis.from_url(BROKER).flushdb()
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    running = Stack(logs)
+    try:
+        yield running
+    finally:
+        running.stop()
+        print(running.log_tails())  # noqa: T201 - pytest shows it when the test failed
+        redis.Redis.from_url(BROKER).flushdb()
+
+
+def write_dual_tracer_patient(api: Api, mrn: str) -> dict[str, Any]:
+    """Three liver lesions: Krenning 4 on Ga-68 DOTATATE, FDG-negative (NETPET P1)."""
+    patient = api.post(
+        "/api/v1/patients/",
+        {
+            "mrn": mrn,
+            "family_name": "Worker",
+            "given_name": "Test",
+            "birth_date": "1961-02-03",
+            "sex": "female",
+            "primary_site": "pancreas",
+            "histology": "net",
+        },
+    )
+    sstr = api.post(
+        "/api/v1/studies/",
+        {
+            "patient": patient["id"],
+            "performed_on": "2024-03-01",
+            "modality": "pet_ct",
+            "tracer": "ga68_dotatate",
+            "blood_pool_suv": "1.5",
+            "liver_suv": "6.0",
+            "spleen_suv": "18.0",
+        },
+    )
+    fdg = api.post(
+        "/api/v1/studies/",
+        {
+            "patient": patient["id"],
+            "performed_on": "2024-03-08",
+            "modality": "pet_ct",
+            "tracer": "f18_fdg",
+            "blood_pool_suv": "1.6",
+            "liver_suv": "2.2",
+        },
+    )
+    observations: dict[str, list[int]] = {"sstr": [], "fdg": []}
+    for n in range(3):
+        lesion = api.post(
+            "/api/v1/lesions/", {"patient": patient["id"], "label": f"Liver {n}", "site": "liver"}
+        )
+        observations["sstr"].append(
+            api.post(
+                "/api/v1/observations/",
+                {
+                    "study": sstr["id"],
+                    "lesion": lesion["id"],
+                    "suv_max": "25.0",
+                    "krenning_visual": 4,
+                    "long_axis_mm": "31",
+                },
+            )["id"]
+        )
+        observations["fdg"].append(
+            api.post(
+                "/api/v1/observations/",
+                {
+                    "study": fdg["id"],
+                    "lesion": lesion["id"],
+                    "suv_max": "1.9",
+                    "fdg_visual": "negative",
+                    "long_axis_mm": "31",
+                },
+            )["id"]
+        )
+    return {"patient": patient["id"], **observations}
+
+
+def fresh(api: Api, patient: int) -> dict[str, Any] | None:
+    body = api.phenotype(patient)
+    return body if body["status"] == "fresh" else None
+
+
+def test_writes_through_the_api_turn_fresh_with_the_right_grade(stack: Stack) -> None:
+    api = stack.web()
+    stack.worker()
+    written = write_dual_tracer_patient(api, "WRK-0001")
+    body = wait_for(lambda: fresh(api, written["patient"]), what="fresh P1")
+    assert body["timepoints"][0]["netpet"]["grade"] == "P1"
+    assert body["timepoints"][0]["karfis"]["group"] == "C1"
+
+    # Lesion 0 turns SSTR-negative and FDG-positive: a P5 lesion, so the patient is P5.
+    first_computed = body["computed_at"]
+    status, _ = api.call(
+        "PATCH",
+        f"/api/v1/observations/{written['sstr'][0]}/",
+        {"krenning_visual": 0, "suv_max": "1.0"},
+    )
+    assert status == 200
+    status, _ = api.call(
+        "PATCH",
+        f"/api/v1/observations/{written['fdg'][0]}/",
+        {"fdg_visual": "positive", "suv_max": "9.5"},
+    )
+    assert status == 200
+    body = wait_for(
+        lambda: (b := fresh(api, written["patient"])) and b["computed_at"] != first_computed and b,
+        what="fresh P5",
+    )
+    assert body["timepoints"][0]["netpet"]["grade"] == "P5"
+    assert body["timepoints"][0]["karfis"]["group"] == "C3"
+
+    # Asking again for unchanged data is accepted and writes nothing new.
+    status, accepted = api.call("POST", f"/api/v1/patients/{written['patient']}/recompute/")
+    assert status == 202 and accepted["patient"] == written["patient"]
+    time.sleep(1.5)
+    assert api.phenotype(written["patient"])["computed_at"] == body["computed_at"]
+
+
+def test_a_worker_killed_mid_task_still_leaves_the_assessment_fresh(stack: Stack) -> None:
+    api = stack.web()
+    written = write_dual_tracer_patient(api, "WRK-0002")  # queued; no worker yet
+    patient = written["patient"]
+    assert api.phenotype(patient)["status"] == "pending"
+
+    database = connection.settings_dict["NAME"]
+    with psycopg.connect(stack.database_url.replace("postgres://", "postgresql://")) as hold:
+        # Hold the patient's version row: the worker's claim will wait here, mid-task.
+        hold.execute(
+            "SELECT 1 FROM scoring_inputversion WHERE patient_id = %s FOR UPDATE", [patient]
+        )
+        doomed = stack.worker()
+
+        def worker_waiting() -> bool:
+            with psycopg.connect(stack.database_url.replace("postgres://", "postgresql://")) as c:
+                row = c.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
+                    "AND wait_event_type = 'Lock' AND query ILIKE %s",
+                    [database, "%scoring_inputversion%FOR UPDATE%"],
+                ).fetchone()
+            return bool(row and row[0])
+
+        try:
+            wait_for(worker_waiting, what="the worker to be inside the task")
+        except AssertionError:
+            with psycopg.connect(stack.database_url.replace("postgres://", "postgresql://")) as c:
+                rows = c.execute(
+                    "SELECT datname, state, wait_event_type, left(query, 200) FROM pg_stat_activity"
+                ).fetchall()
+            print(rows, api.phenotype(patient), redis.Redis.from_url(BROKER).keys("*"))  # noqa: T201
+            raise
+        stack.kill(doomed)
+        hold.rollback()
+
+    # The task was taken and never acknowledged; nothing was written.
+    assert api.phenotype(patient)["status"] == "pending"
+    stack.worker()
+    body = wait_for(lambda: fresh(api, patient), timeout=90, what="redelivered task")
+    assert body["timepoints"][0]["netpet"]["grade"] == "P1"
+
+
+def test_data_written_while_the_broker_is_down_is_swept_once_it_is_back(
+    stack: Stack, tmp_path: Path
+) -> None:
+    offline = stack.web(CELERY_BROKER_URL=DEAD_BROKER, REDIS_URL="")
+    status, health = offline.call("GET", "/health/")
+    assert status == 200 and health["broker"] == "down"
+    written = write_dual_tracer_patient(offline, "WRK-0003")  # every write still 201
+    assert offline.phenotype(written["patient"])["status"] == "stale"
+
+    stack.worker("--beat", "--schedule", str(tmp_path / "beat-schedule"))
+    body = wait_for(lambda: fresh(offline, written["patient"]), what="sweeper")
+    assert body["timepoints"][0]["netpet"]["grade"] == "P1"
