@@ -129,6 +129,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", default=120, minimum=2)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - max(1, CELERY_TASK_TIME_LIMIT // 6)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Celery's Django fixup closes every database connection before and after each task unless this
+# is set (a new connection, and no prepared statements, per task: 2x the recompute time). Workers
+# instead reuse connections and check them before each task (netboard/celery.py).
+CELERY_DB_REUSE_MAX = 1000
 CELERY_TIMEZONE = "UTC"
 # A message a worker took and never acknowledged (the worker was killed) goes back to the queue
 # after this many seconds. It must exceed the task time limit, or a slow task would run twice.

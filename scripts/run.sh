@@ -16,6 +16,9 @@ PORT="${NETBOARD_PORT:-8000}"
 
 python manage.py migrate --noinput
 python manage.py load_demo
+# Anything stale (new rules version, changed NETBOARD_RULES) is recomputed now; with a broker,
+# Celery beat does the same every minute.
+python manage.py sweep_stale
 
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }

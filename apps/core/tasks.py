@@ -6,7 +6,7 @@ from celery import shared_task
 from django.core.cache import cache
 
 
-@shared_task(name="core.ping_broker", acks_late=True, time_limit=30)
+@shared_task(name="core.ping_broker", acks_late=True, time_limit=30, soft_time_limit=25)
 def ping_broker(nonce: str) -> str:
     """Round trip through the broker: a worker marks the nonce as seen in the cache."""
     cache.set(f"netboard:ping:{nonce}", "pong", timeout=300)

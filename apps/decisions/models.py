@@ -40,7 +40,7 @@ class Case(ClinicalRecord):
     position = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
-        ordering = ["meeting", "position", "id"]
+        ordering = ["meeting_id", "position", "id"]
         constraints = [
             models.UniqueConstraint(fields=["meeting", "patient"], name="case_once_per_meeting"),
             models.CheckConstraint(
@@ -87,7 +87,7 @@ class Decision(ClinicalRecord):
     )
 
     class Meta:
-        ordering = ["case", "decided_at", "id"]
+        ordering = ["case_id", "decided_at", "id"]
         triggers = [
             pgtrigger.Protect(
                 name="signed_decision_immutable",

@@ -108,7 +108,7 @@ class Lesion(ClinicalRecord):
     is_primary = models.BooleanField(default=False)
 
     class Meta:
-        ordering = ["patient", "id"]
+        ordering = ["patient_id", "id"]
         constraints = [
             models.UniqueConstraint(fields=["patient", "label"], name="lesion_label_unique"),
             models.UniqueConstraint(fields=["id", "patient"], name="lesion_id_patient_key"),
@@ -146,7 +146,7 @@ class ImagingStudy(ClinicalRecord):
 
     class Meta:
         verbose_name_plural = "imaging studies"
-        ordering = ["patient", "performed_on", "id"]
+        ordering = ["patient_id", "performed_on", "id"]
         constraints = [
             models.UniqueConstraint(fields=["id", "patient"], name="study_id_patient_key"),
             models.CheckConstraint(
@@ -251,7 +251,9 @@ class Observation(ClinicalRecord):
     target = models.BooleanField(default=False)
 
     class Meta:
-        ordering = ["study", "lesion"]
+        # By key columns: ordering by `study` would pull in the study's (and its patient's)
+        # ordering, and their joins, into every query of observations.
+        ordering = ["study_id", "lesion_id"]
         triggers = [
             # The patient column is always the study's: no write path (bulk, raw SQL) can get it
             # wrong, and the composite key on (lesion, patient) then refuses a foreign lesion.

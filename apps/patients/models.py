@@ -136,7 +136,7 @@ class Pathology(ClinicalRecord):
 
     class Meta:
         verbose_name_plural = "pathology reports"
-        ordering = ["patient", "-reported_on", "-id"]
+        ordering = ["patient_id", "-reported_on", "-id"]
         constraints = [
             models.CheckConstraint(
                 condition=Q(ki67_percent__isnull=True)
@@ -181,7 +181,7 @@ class Biomarker(ClinicalRecord):
     measured_on = models.DateField()
 
     class Meta:
-        ordering = ["patient", "analyte", "measured_on", "id"]
+        ordering = ["patient_id", "analyte", "measured_on", "id"]
         constraints = [
             models.CheckConstraint(condition=Q(value__gte=0), name="biomarker_value_nonnegative"),
             models.CheckConstraint(
@@ -215,7 +215,7 @@ class Treatment(ClinicalRecord):
     ended_on = models.DateField(null=True, blank=True)
 
     class Meta:
-        ordering = ["patient", "started_on", "id"]
+        ordering = ["patient_id", "started_on", "id"]
         constraints = [
             models.CheckConstraint(
                 condition=Q(ended_on__isnull=True) | Q(ended_on__gte=F("started_on")),
@@ -244,7 +244,7 @@ class TreatmentCycle(ClinicalRecord):
     )
 
     class Meta:
-        ordering = ["treatment", "number"]
+        ordering = ["treatment_id", "number"]
         constraints = [
             models.UniqueConstraint(fields=["treatment", "number"], name="cycle_number_unique"),
             models.CheckConstraint(condition=Q(number__gte=1), name="cycle_number_positive"),

@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,8 +26,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
-from apps.patients.models import Patient
 from apps.scoring.models import InputVersion, PhenotypeAssessment
 from apps.scoring.rules import RULES_VERSION, PatientIn, Thresholds, assess_phenotype
 from apps.scoring.selectors import patient_rules_input, rules_thresholds
@@ -64,12 +63,6 @@ def pending_window() -> timedelta:
     return timedelta(seconds=settings.CELERY_VISIBILITY_TIMEOUT + settings.CELERY_TASK_TIME_LIMIT)
 
 
-@dataclass(frozen=True)
-class Freshness:
-    status: str
-    computed_at: datetime | None
-
-
 def status_of(
     version: InputVersion | None,
     assessment: PhenotypeAssessment | None,
@@ -103,43 +96,61 @@ def recompute_phenotype(patient_id: int) -> str:
     """
     thresholds = rules_thresholds()
     fingerprint = rules_fingerprint(thresholds)
-    with transaction.atomic():
-        # The claim. Locking the version row also holds back any write to this patient's inputs
-        # (their trigger updates this row) until the result is stored, so the inputs read below
-        # are exactly those of `version`. Clearing the queued mark here means a write that
-        # commits while this runs queues a new recompute.
-        version = InputVersion.objects.select_for_update().filter(patient_id=patient_id).first()
-        if version is None:
-            if not Patient.objects.filter(pk=patient_id).exists():
+    with transaction.atomic(), connection.cursor() as cursor:
+        # The claim. Updating the version row locks it, which also holds back any write to this
+        # patient's inputs (their trigger updates this row) until the result is stored: the
+        # inputs read below are exactly those of `version`. Clearing the queued mark here means
+        # a write that commits while this runs queues a new recompute.
+        cursor.execute(
+            "UPDATE scoring_inputversion SET queued_at = NULL WHERE patient_id = %s "
+            "RETURNING version",
+            [patient_id],
+        )
+        row = cursor.fetchone()
+        if row is None:
+            cursor.execute(
+                "INSERT INTO scoring_inputversion (patient_id, version, changed_at) "
+                "SELECT id, 1, now() FROM patients_patient WHERE id = %s "
+                "ON CONFLICT (patient_id) DO UPDATE SET queued_at = NULL RETURNING version",
+                [patient_id],
+            )
+            row = cursor.fetchone()
+            if row is None:
                 return "gone"
-            version, _ = InputVersion.objects.get_or_create(patient_id=patient_id)
-            version = InputVersion.objects.select_for_update().get(patient_id=patient_id)
-        if version.queued_at is not None:
-            version.queued_at = None
-            version.save(update_fields=["queued_at"])
-        stored = PhenotypeAssessment.objects.filter(patient_id=patient_id).first()
-        if (
-            stored is not None
-            and stored.inputs_version == version.version
-            and stored.rules_fingerprint == fingerprint
-        ):
+        version = int(row[0])
+        cursor.execute(
+            "SELECT inputs_version, rules_fingerprint, inputs_digest "
+            "FROM scoring_phenotypeassessment WHERE patient_id = %s",
+            [patient_id],
+        )
+        stored = cursor.fetchone()
+        if stored is not None and stored[0] == version and stored[1] == fingerprint:
             return "unchanged"
         patient = patient_rules_input(patient_id)
         digest = inputs_digest(patient, fingerprint)
-        if stored is not None and stored.inputs_digest == digest:
-            stored.inputs_version = version.version
-            stored.save(update_fields=["inputs_version"])
+        if stored is not None and stored[2] == digest:
+            cursor.execute(
+                "UPDATE scoring_phenotypeassessment SET inputs_version = %s WHERE patient_id = %s",
+                [version, patient_id],
+            )
             return "confirmed"
-        PhenotypeAssessment.objects.update_or_create(
-            patient_id=patient_id,
-            defaults={
-                "result": assess_phenotype(patient, thresholds),
-                "rules_version": RULES_VERSION,
-                "rules_fingerprint": fingerprint,
-                "inputs_digest": digest,
-                "inputs_version": version.version,
-                "computed_at": timezone.now(),
-            },
+        cursor.execute(
+            "INSERT INTO scoring_phenotypeassessment (patient_id, result, rules_version, "
+            "rules_fingerprint, inputs_digest, inputs_version, computed_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (patient_id) DO UPDATE SET "
+            "result = EXCLUDED.result, rules_version = EXCLUDED.rules_version, "
+            "rules_fingerprint = EXCLUDED.rules_fingerprint, "
+            "inputs_digest = EXCLUDED.inputs_digest, inputs_version = EXCLUDED.inputs_version, "
+            "computed_at = EXCLUDED.computed_at",
+            [
+                patient_id,
+                Jsonb(assess_phenotype(patient, thresholds)),
+                RULES_VERSION,
+                fingerprint,
+                digest,
+                version,
+                timezone.now(),
+            ],
         )
         return "written"
 
@@ -153,28 +164,37 @@ def enqueue_recompute(patient_id: int) -> bool:
     Returns whether a task was sent. Never raises for a broker that is down: the write that
     asked for the recompute is committed, and the sweeper will find the patient stale.
     """
-    from apps.scoring.tasks import recompute_patient
-
     cutoff = timezone.now() - pending_window()
     marked = (
         InputVersion.objects.filter(patient_id=patient_id)
         .filter(Q(queued_at__isnull=True) | Q(queued_at__lt=cutoff))
         .update(queued_at=timezone.now())
     )
-    if not marked:
-        return False
-    try:
-        recompute_patient.delay(patient_id)
-    except Exception:
-        # kombu raises several types for an unreachable broker; none may fail the request.
-        InputVersion.objects.filter(patient_id=patient_id).update(queued_at=None)
-        logger.warning(
-            "Could not queue the recompute of patient id %s; it stays stale for the sweeper.",
-            patient_id,
-            exc_info=True,
-        )
-        return False
-    return True
+    return bool(marked) and _send([patient_id]) == 1
+
+
+def _send(patient_ids: list[int]) -> int:
+    """Send one task per patient already marked queued. At the first failure (the broker is
+    down), take back the marks of the patients not sent, so they show ``stale`` and the sweeper
+    picks them up. Returns the number sent."""
+    from apps.scoring.tasks import recompute_patient
+
+    for index, patient_id in enumerate(patient_ids):
+        try:
+            recompute_patient.delay(patient_id)
+        except Exception:
+            # kombu raises several types for an unreachable broker; none may fail the request.
+            # (Without a broker the task runs here, and its errors land here too.)
+            InputVersion.objects.filter(patient_id__in=patient_ids[index:]).update(queued_at=None)
+            logger.warning(
+                "Could not queue the recompute of patient id %s (and %s more); left stale for "
+                "the sweeper.",
+                patient_id,
+                len(patient_ids) - index - 1,
+                exc_info=True,
+            )
+            return index
+    return len(patient_ids)
 
 
 class _PendingRecomputes:
@@ -219,8 +239,9 @@ def request_recompute(*patient_ids: int | None) -> None:
 def sweep_stale(limit: int = 10_000) -> int:
     """Queue every patient whose assessment is not fresh and that has no recent queued mark.
 
-    Also repairs a missing version row (a patient written while the trigger was disabled).
-    Returns the number of tasks sent.
+    Marks them all in one statement (skipping rows a worker holds right now), then sends the
+    tasks. Also repairs a missing version row (a patient written while the triggers were
+    disabled). Returns the number of tasks sent.
     """
     with connection.cursor() as cursor:
         cursor.execute(
@@ -230,16 +251,18 @@ def sweep_stale(limit: int = 10_000) -> int:
             "ON CONFLICT (patient_id) DO NOTHING"
         )
         cursor.execute(
-            "SELECT v.patient_id FROM scoring_inputversion v "
-            "LEFT JOIN scoring_phenotypeassessment a ON a.patient_id = v.patient_id "
-            "WHERE (a.patient_id IS NULL OR a.inputs_version <> v.version "
-            "       OR a.rules_fingerprint <> %s) "
-            "AND (v.queued_at IS NULL OR v.queued_at < %s) "
-            "ORDER BY v.changed_at LIMIT %s",
+            "UPDATE scoring_inputversion SET queued_at = now() WHERE patient_id IN ("
+            " SELECT v.patient_id FROM scoring_inputversion v"
+            " LEFT JOIN scoring_phenotypeassessment a ON a.patient_id = v.patient_id"
+            " WHERE (a.patient_id IS NULL OR a.inputs_version <> v.version"
+            "        OR a.rules_fingerprint <> %s)"
+            " AND (v.queued_at IS NULL OR v.queued_at < %s)"
+            " ORDER BY v.changed_at LIMIT %s FOR UPDATE OF v SKIP LOCKED"
+            ") RETURNING patient_id",
             [rules_fingerprint(), timezone.now() - pending_window(), limit],
         )
-        stale = [row[0] for row in cursor.fetchall()]
-    return sum(1 for patient_id in stale if enqueue_recompute(patient_id))
+        marked = sorted(row[0] for row in cursor.fetchall())
+    return _send(marked)
 
 
 # --- Reading ----------------------------------------------------------------------------------

@@ -476,3 +476,19 @@ def test_unknown_patient_is_a_404_problem(token_client: Any, path: str) -> None:
 def test_anonymous_gets_401(api_client: Any) -> None:
     patient = PatientFactory()
     assert api_client.get(f"/api/v1/patients/{patient.pk}/phenotype/").status_code == 401
+
+
+def test_the_sweep_stale_command_recomputes_in_process_without_a_broker() -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    patient = dual_tracer_patient()
+    with override_settings(NETBOARD_RULES={"pairing_window_days": 5}):
+        out = StringIO()
+        call_command("sweep_stale", stdout=out)
+        assert out.getvalue().strip() == "1 patient(s) queued for recompute."
+        body = services.phenotype_body(patient.pk)
+        assert body["status"] == "fresh"
+        # The FDG PET is 9 days after the SSTR PET: outside a 5-day window, so no grade.
+        assert body["timepoints"][0]["fdg_study"] is None
