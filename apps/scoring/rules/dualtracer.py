@@ -136,7 +136,7 @@ def grade_timepoint(
     any_fdg_positive = any(lesions.by_pattern[p] for p in (P2, P3, P4, P5))
     return DualTracer(
         netpet=netpet,
-        karfis=karfis(graded, names, provisional, used["karfis"]),
+        karfis=karfis(lesions.by_pattern, names, provisional, used["karfis"]),
         zidan=zidan_result,
         pattern=pattern,
         grade=grade,

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from .inputs import ObservationIn, Thresholds
 from .scale import ABOVE_LIVER
-from .uptake import Entry
+from .uptake import SCORE, ScoredStudy
 from .wording import count, is_are
 
 _SCORES = range(5)  # Krenning 0-4
@@ -29,10 +28,10 @@ def is_heterogeneous(obs: ObservationIn) -> bool:
     return obs.heterogeneous or (low is not None and high is not None and low != high)
 
 
-def sstr_expression(scored: Sequence[Entry], thresholds: Thresholds) -> Expression:
+def sstr_expression(scored: ScoredStudy, thresholds: Thresholds) -> Expression:
     """Counts per Krenning score, adequate share, majority low and heterogeneity (§5).
 
-    ``scored`` is every observation of the SSTR study in lesion-id order; lesions with no score
+    ``scored`` is the SSTR study, every observation in lesion-id order; lesions with no score
     (not evaluable, ungradable) are left out. "More than half" is strict, "≥ 50%" inclusive, and
     empty sets give false (DOMAIN.md §2.1).
     """
@@ -40,8 +39,8 @@ def sstr_expression(scored: Sequence[Entry], thresholds: Thresholds) -> Expressi
     low: list[int] = []
     marked: list[ObservationIn] = []
     evaluable: list[ObservationIn] = []
-    for obs, grade, _ in scored:
-        score = grade.score
+    for obs, grade in zip(scored.observations, scored.grades, strict=True):
+        score = grade[SCORE]
         if score is None:
             continue
         if score not in _SCORES:

@@ -7,14 +7,14 @@ overall line says whether any finding blocks; it never says "eligible" or "appro
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from .dualtracer import DualTracer
 from .expression import Expression
 from .inputs import PathologyIn, Thresholds
 from .scale import ABOVE_BACKGROUND, ABOVE_LIVER, LOCAL_THERAPY_MAX_LESIONS, SCORED
-from .uptake import Entry
+from .uptake import SCORE, ScoredStudy
 from .wording import LesionNames, count, is_are, sentence
 
 BLOCKS, CAUTION, INFO = "blocks", "caution", "info"
@@ -28,7 +28,6 @@ _FDG_AND_SSTR_POSITIVE = ("P2", "P3", "P4")
 _WHO_GRADE_RANK = {"G1": 1, "G2": 2, "G3": 3, "NEC": 4}
 
 Finding = dict[str, Any]
-Scored = Sequence[Entry]
 
 
 def latest_pathology(reports: Iterable[PathologyIn]) -> PathologyIn | None:
@@ -59,8 +58,8 @@ def _finding(code: str, severity: str, message: str, lesions: list[int], source:
 def prrt_support(
     *,
     expression: Expression,
-    sstr_scored: Scored,
-    fdg_scored: Scored | None,
+    sstr_scored: ScoredStudy,
+    fdg_scored: ScoredStudy | None,
     dual: DualTracer | None,
     pathology: PathologyIn | None,
     primary_site: str,
@@ -175,14 +174,14 @@ def _heterogeneous(expression: Expression) -> Finding | None:
 
 
 def _small_lesions(
-    sstr_scored: Scored, thresholds: Thresholds, names: LesionNames
+    sstr_scored: ScoredStudy, thresholds: Thresholds, names: LesionNames
 ) -> Finding | None:
     limit = thresholds.small_lesion_mm
     ids = [
         obs.lesion
-        for obs, grade, _ in sstr_scored
-        if grade.score is not None
-        and grade.score >= ABOVE_LIVER
+        for obs, grade in zip(sstr_scored.observations, sstr_scored.grades, strict=True)
+        if grade[SCORE] is not None
+        and grade[SCORE] >= ABOVE_LIVER
         and obs.long_axis_mm is not None
         and obs.long_axis_mm < limit
     ]
@@ -221,7 +220,7 @@ def _high_grade(pathology: PathologyIn | None, thresholds: Thresholds) -> Findin
 
 
 def _fdg_suvmax(
-    fdg_scored: Scored | None, thresholds: Thresholds, names: LesionNames
+    fdg_scored: ScoredStudy | None, thresholds: Thresholds, names: LesionNames
 ) -> Finding | None:
     """Any scored lesion on the paired FDG PET, graded or not, above ``fdg_suvmax_prognostic``."""
     if fdg_scored is None:
@@ -229,7 +228,7 @@ def _fdg_suvmax(
     limit = thresholds.fdg_suvmax_prognostic
     ids = [
         obs.lesion
-        for obs, _, _ in fdg_scored
+        for obs in fdg_scored.observations
         if obs.state == SCORED and obs.suv_max is not None and obs.suv_max > limit
     ]
     if not ids:
@@ -245,15 +244,15 @@ def _fdg_suvmax(
 
 
 def _grade_fdg_discordance(
-    fdg_scored: Scored | None, pathology: PathologyIn | None, names: LesionNames
+    fdg_scored: ScoredStudy | None, pathology: PathologyIn | None, names: LesionNames
 ) -> Finding | None:
     """WHO G1 but an FDG-positive lesion (above background) on the paired FDG PET (§6)."""
     if fdg_scored is None or pathology is None or pathology.who_grade != _LOW_WHO_GRADE:
         return None
     ids = [
         obs.lesion
-        for obs, grade, _ in fdg_scored
-        if grade.score is not None and grade.score >= ABOVE_BACKGROUND
+        for obs, grade in zip(fdg_scored.observations, fdg_scored.grades, strict=True)
+        if grade[SCORE] is not None and grade[SCORE] >= ABOVE_BACKGROUND
     ]
     if not ids:
         return None

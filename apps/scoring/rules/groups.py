@@ -7,10 +7,10 @@ background (score ≥ 2), Zidan above liver (score ≥ 3).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
-from .netpet import PairedLesion
-from .scale import ABOVE_BACKGROUND, ABOVE_LIVER
+from .netpet import P0, P1, P2, P3, P4, P5, PairedLesion
+from .scale import ABOVE_LIVER
 from .wording import LesionNames, count, every, is_are
 
 JSON = dict[str, Any]
@@ -18,6 +18,10 @@ JSON = dict[str, Any]
 NOT_CLASSIFIABLE = "not_classifiable"
 KARFIS_SUITABILITY = {"C1": "probably suitable", "C2": "probably suitable", "C3": "not suitable"}
 ZIDAN_SUITABILITY = {"1": "not suitable", "2": "suitable", "3": "suitable", "4": "not suitable"}
+# Fields of a PairedLesion tuple (netpet.PairedLesion).
+_LESION: Final = 0
+_SSTR_SCORE: Final = 1
+_FDG_SCORE: Final = 2
 
 
 def group_result(
@@ -43,74 +47,64 @@ def _deciding(lesions: Sequence[PairedLesion], threshold: int) -> list[JSON]:
     """The deciding lesions with their positivity on each tracer under the system's threshold."""
     return [
         {
-            "lesion": g.lesion,
-            "sstr_positive": g.sstr_score >= threshold,
-            "fdg_positive": g.fdg_score >= threshold,
+            "lesion": lesion,
+            "sstr_positive": sstr_score >= threshold,
+            "fdg_positive": fdg_score >= threshold,
         }
-        for g in lesions
+        for lesion, sstr_score, fdg_score, _, _, _ in lesions
     ]
 
 
 def karfis(
-    graded: Sequence[PairedLesion], names: LesionNames, provisional: bool, thresholds: JSON
+    by_pattern: Sequence[list[int]], names: LesionNames, provisional: bool, thresholds: JSON
 ) -> JSON:
     """Karfis et al. C1-C3, positivity above background (DOMAIN.md §4.2).
 
     Lesions negative on both tracers are left out (listed as PET-negative). C3 when any
     FDG-positive lesion is SSTR-negative, else C2 when any lesion is FDG-positive, else C1;
     not classifiable with no PET-positive lesion at all.
+
+    Karfis et al. use NETPET's positivity threshold (above background, §3), and the NETPET
+    patterns are exactly the four combinations of it, so each graded lesion's class is read off
+    its pattern (``by_pattern``: lesion ids per NETPET pattern index, each in id order) rather
+    than worked out again: P0 negative on both, P1 SSTR-positive only, P2-P4 positive on both,
+    P5 FDG-positive only.
     """
-    t = ABOVE_BACKGROUND
-    negative: list[int] = []
-    positive: list[PairedLesion] = []
-    fdg_positive: list[PairedLesion] = []
-    discordant: list[PairedLesion] = []
-    for g in graded:
-        if g.fdg_score >= t:
-            positive.append(g)
-            fdg_positive.append(g)
-            if g.sstr_score < t:
-                discordant.append(g)
-        elif g.sstr_score >= t:
-            positive.append(g)
-        else:
-            negative.append(g.lesion)
-    if not positive:
-        group, deciding = NOT_CLASSIFIABLE, positive
-        reason = (
-            "Not classifiable: no graded lesion is PET-positive above background on either tracer."
-        )
-    elif discordant:
-        group, deciding = "C3", discordant
-        ids = [g.lesion for g in discordant]
+    fdg_sstr_negative = by_pattern[P5]
+    fdg_sstr_positive = sorted(by_pattern[P2] + by_pattern[P3] + by_pattern[P4])
+    if fdg_sstr_negative:
+        group, ids, sstr_positive, fdg_positive = "C3", fdg_sstr_negative, False, True
         reason = (
             f"Group C3: {names.many(ids)} {is_are(len(ids))} FDG-positive but SSTR-negative "
             "above background."
         )
-    elif fdg_positive:
-        group, deciding = "C2", fdg_positive
-        ids = [g.lesion for g in fdg_positive]
+    elif fdg_sstr_positive:
+        group, ids, sstr_positive, fdg_positive = "C2", fdg_sstr_positive, True, True
         reason = (
             f"Group C2: {count(len(ids), 'FDG-positive lesion')} ({names.many(ids)}), "
             f"{'SSTR-positive' if len(ids) == 1 else 'all of them SSTR-positive'} above "
             "background."
         )
-    else:
-        group, deciding = "C1", positive
-        n = len(positive)
+    elif by_pattern[P1]:  # no FDG-positive lesion: the PET-positive ones are all P1
+        group, ids, sstr_positive, fdg_positive = "C1", by_pattern[P1], True, False
+        n = len(ids)
         reason = (
             f"Group C1: {every(n, 'PET-positive lesion')} {is_are(n)} SSTR-positive and "
             "FDG-negative above background."
         )
+    else:
+        group, ids, sstr_positive, fdg_positive = NOT_CLASSIFIABLE, [], False, False
+        reason = (
+            "Not classifiable: no graded lesion is PET-positive above background on either tracer."
+        )
+    deciding = [
+        {"lesion": lesion, "sstr_positive": sstr_positive, "fdg_positive": fdg_positive}
+        for lesion in ids
+    ]
     result = group_result(
-        group,
-        KARFIS_SUITABILITY.get(group),
-        reason,
-        _deciding(deciding, t),
-        provisional,
-        thresholds,
+        group, KARFIS_SUITABILITY.get(group), reason, deciding, provisional, thresholds
     )
-    result["pet_negative_lesions"] = negative
+    result["pet_negative_lesions"] = list(by_pattern[P0])
     return result
 
 
@@ -129,20 +123,14 @@ def zidan(
     the group-4 lesion ids, which §6 needs.
     """
     t = ABOVE_LIVER
-    group_4: list[PairedLesion] = []
-    both_negative: list[PairedLesion] = []
-    fdg_positive: list[PairedLesion] = []
-    for g in graded:
-        if g.fdg_score >= t:
-            fdg_positive.append(g)
-            if g.sstr_score < t:
-                group_4.append(g)
-        elif g.sstr_score < t:
-            both_negative.append(g)
+    # The SSTR-negative lesions split by FDG: group 4 (FDG-positive) and negative on both.
+    sstr_negative = [g for g in graded if g[_SSTR_SCORE] < t]
+    group_4 = [g for g in sstr_negative if g[_FDG_SCORE] >= t]
+    both_negative = [g for g in sstr_negative if g[_FDG_SCORE] < t]
     n = len(graded)
     if group_4:
         group, deciding = "4", group_4
-        ids = [g.lesion for g in group_4]
+        ids = [g[_LESION] for g in group_4]
         reason = (
             f"Group 4: {names.many(ids)} {is_are(len(ids))} FDG-positive above liver but "
             "SSTR-negative at or below liver."
@@ -153,9 +141,9 @@ def zidan(
             f"Group 1: {every(n, 'lesion')} {is_are(n)} negative on both tracers at the "
             "liver threshold."
         )
-    elif not both_negative and fdg_positive:
+    elif not both_negative and (fdg_positive := [g for g in graded if g[_FDG_SCORE] >= t]):
         group, deciding = "3", fdg_positive
-        ids = [g.lesion for g in fdg_positive]
+        ids = [g[_LESION] for g in fdg_positive]
         reason = (
             f"Group 3: {every(n, 'lesion')} {is_are(n)} SSTR-positive above liver and "
             f"{names.many(ids)} {is_are(len(ids))} also FDG-positive above liver."
@@ -168,7 +156,7 @@ def zidan(
         )
     else:
         group, deciding = NOT_CLASSIFIABLE, both_negative
-        ids = [g.lesion for g in both_negative]
+        ids = [g[_LESION] for g in both_negative]
         reason = (
             f"Not classifiable: {names.many(ids)} {is_are(len(ids))} negative on both tracers "
             "beside SSTR-positive lesions, a mix for which Zidan et al. define no group."
@@ -182,4 +170,4 @@ def zidan(
         thresholds,
     )
     result["note"] = note
-    return result, [g.lesion for g in group_4]
+    return result, [g[_LESION] for g in group_4]

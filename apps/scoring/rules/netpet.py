@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
+from math import trunc
 from typing import Any, NamedTuple
 
 from .scale import ABOVE_BACKGROUND, SUFFIX_B_MIN_LESIONS
@@ -37,15 +38,13 @@ _ZERO = Decimal(0)
 _DISPLAY_SCALE = 10000.0  # ratios in JSON carry 4 decimals
 
 
-class PairedLesion(NamedTuple):
-    """One graded lesion: its scores on both studies and what the ranking needs (§4)."""
-
-    lesion: int
-    sstr_score: int
-    fdg_score: int
-    sstr_suv: Decimal | None  # SUVmax, 0 when not seen (§2.1)
-    fdg_suv: Decimal | None
-    reader_comparison: str | None  # fdg_vs_sstr entered on the FDG observation
+# One graded lesion: ``(lesion, sstr_score, fdg_score, sstr_suv, fdg_suv, reader_comparison)``,
+# its scores on both studies and what the ranking needs (§4). The SUVmax is 0 when not seen (§2.1);
+# the reader's comparison is ``fdg_vs_sstr`` entered on the FDG observation. A plain tuple, not a
+# NamedTuple, for the reason given at ``uptake.Grade``: one is built per graded lesion.
+PairedLesion = tuple[int, int, int, Decimal | None, Decimal | None, str | None]
+# The liver SUVmeans of a timepoint (SSTR, FDG), when both are positive.
+_Livers = tuple[Decimal, Decimal]
 
 
 class Netpet(NamedTuple):
@@ -66,42 +65,33 @@ def netpet_lesions(
     """Pattern, TLRs and comparison of every graded lesion, and the representative lesion.
 
     Comparison: the reader's entry wins; else TLR = SUVmax / liver SUVmean on each study, equal
-    when ``|TLR_FDG − TLR_SSTR| ≤ tolerance × TLR_SSTR``. That test runs exactly as
-    ``|F·Ls − S·Lf| ≤ tolerance·S·Lf`` (both livers positive), so no division rounds a boundary.
+    when ``|TLR_FDG − TLR_SSTR| ≤ tolerance × TLR_SSTR`` (see ``_computed_comparison``). It only
+    decides the pattern of a lesion positive on both tracers, so it is worked out only there.
 
-    Ranking: pattern, then the FDG:SSTR TLR ratio (also when the reader entered the comparison;
-    an SSTR SUVmax of 0 ranks as infinite, a ratio that cannot be computed below every number),
-    then FDG SUVmax (missing lowest), then the lower lesion id. The livers are the same for every
-    lesion of the timepoint, so the ratio ranks as ``F·Ls / S·Lf``. Only the first in the
-    ranking (the representative lesion) is needed, so it is found with one pass, not a sort.
+    Ranking: see ``_rank_key``. Only the first in the ranking (the representative lesion) is
+    needed, and the pattern ranks first, so only the lesions with the patient's pattern (the
+    highest present) are ranked, after the patterns are known.
     """
-    livers = None
+    livers: _Livers | None = None
+    ls_inverse = lf_inverse = 0.0
     if sstr_liver is not None and fdg_liver is not None and sstr_liver > 0 and fdg_liver > 0:
-        livers = (sstr_liver, fdg_liver, 1.0 / float(sstr_liver), 1.0 / float(fdg_liver))
+        livers = (sstr_liver, fdg_liver)
+        ls_inverse, lf_inverse = 1.0 / float(sstr_liver), 1.0 / float(fdg_liver)
+    scale = _DISPLAY_SCALE
     rows: list[JSON] = []
-    by_pattern: list[list[int]] = [[], [], [], [], [], []]
+    members: list[list[PairedLesion]] = [[], [], [], [], [], []]  # the lesions of each pattern
     unknown: list[int] = []
-    best: tuple[int, int, Decimal, bool, Decimal, int] | None = None
-    for lesion, s_score, f_score, s_suv, f_suv, reader in graded:
-        ratio_class = _RATIO_NONE
-        computed = tlr_s = tlr_f = ratio_out = None
-        if s_suv is not None and f_suv is not None:
-            if not s_suv:
-                ratio_class = _RATIO_INFINITE
-            if livers is not None:
-                ls, lf, ls_inverse, lf_inverse = livers
-                f_ls, s_lf = f_suv * ls, s_suv * lf
-                if abs(f_ls - s_lf) <= tolerance * s_lf:
-                    computed = "equal"
-                else:
-                    computed = "higher" if f_ls > s_lf else "lower"
-                # Display values (floats, 4 decimals): every decision is on the Decimals above.
-                tlr_s, tlr_f = float(s_suv) * ls_inverse, float(f_suv) * lf_inverse
-                if s_suv:
-                    ratio_class = _RATIO_NUMBER
-                    ratio_out = int(tlr_f / tlr_s * _DISPLAY_SCALE + 0.5) / _DISPLAY_SCALE
-                tlr_s = int(tlr_s * _DISPLAY_SCALE + 0.5) / _DISPLAY_SCALE
-                tlr_f = int(tlr_f * _DISPLAY_SCALE + 0.5) / _DISPLAY_SCALE
+    for paired in graded:
+        lesion, s_score, f_score, s_suv, f_suv, reader = paired
+        tlr_s = tlr_f = ratio_out = None
+        if s_suv is not None and f_suv is not None and livers is not None:
+            # Display values (floats, 4 decimals, half up): every decision is on the Decimals.
+            # math.trunc is int() on a float (same result, same errors), only cheaper to call.
+            tlr_s, tlr_f = float(s_suv) * ls_inverse, float(f_suv) * lf_inverse
+            if s_suv:
+                ratio_out = trunc(tlr_f / tlr_s * scale + 0.5) / scale
+            tlr_s = trunc(tlr_s * scale + 0.5) / scale
+            tlr_f = trunc(tlr_f * scale + 0.5) / scale
 
         comparison = source = None
         s_positive = s_score >= ABOVE_BACKGROUND
@@ -109,8 +99,9 @@ def netpet_lesions(
         if s_positive and f_positive:
             if reader in _BY_COMPARISON:
                 comparison, source = reader, "reader"
-            elif computed is not None:
-                comparison, source = computed, "computed"
+            elif s_suv is not None and f_suv is not None and livers is not None:
+                comparison = _computed_comparison(s_suv, f_suv, livers, tolerance)
+                source = "computed"
             else:
                 unknown.append(lesion)
             pattern = _BY_COMPARISON[comparison] if comparison is not None else P3
@@ -118,14 +109,7 @@ def netpet_lesions(
             pattern = P1
         else:
             pattern = P5 if f_positive else P0
-        by_pattern[pattern].append(lesion)
-
-        # Rank only lesions that can still come first (the ratio division is the costly part).
-        if best is None or pattern >= best[0]:
-            ratio = f_ls / s_lf if ratio_class == _RATIO_NUMBER else _ZERO
-            key = (pattern, ratio_class, ratio, f_suv is not None, f_suv or _ZERO, -lesion)
-            if best is None or key > best:
-                best = key
+        members[pattern].append(paired)
         rows.append(
             {
                 "lesion": lesion,
@@ -139,9 +123,45 @@ def netpet_lesions(
                 "comparison_source": source,
             }
         )
-    if best is None:
+    if not rows:
         raise ValueError("NETPET needs at least one graded lesion")
-    return Netpet(rows, by_pattern, -best[5], unknown)
+    top = max(p for p, lesions in enumerate(members) if lesions)
+    first = max(members[top], key=lambda paired: _rank_key(paired, livers))
+    by_pattern = [[paired[0] for paired in lesions] for lesions in members]
+    return Netpet(rows, by_pattern, first[0], unknown)
+
+
+def _computed_comparison(
+    s_suv: Decimal, f_suv: Decimal, livers: _Livers, tolerance: Decimal
+) -> str:
+    """FDG versus SSTR avidity from the TLRs (§4.1): equal within the tolerance, else lower or
+    higher. The test ``|TLR_FDG − TLR_SSTR| ≤ tolerance × TLR_SSTR`` runs exactly as
+    ``|F·Ls − S·Lf| ≤ tolerance·S·Lf`` (both livers positive), so no division rounds a boundary.
+    """
+    f_ls, s_lf = f_suv * livers[0], s_suv * livers[1]
+    if abs(f_ls - s_lf) <= tolerance * s_lf:
+        return "equal"
+    return "higher" if f_ls > s_lf else "lower"
+
+
+def _rank_key(
+    paired: PairedLesion, livers: _Livers | None
+) -> tuple[int, Decimal, bool, Decimal, int]:
+    """Sort key (highest first) of a lesion among those with the same pattern (§4.1).
+
+    The FDG:SSTR TLR ratio (also when the reader entered the comparison; an SSTR SUVmax of 0
+    ranks as infinite, a ratio that cannot be computed below every number), then FDG SUVmax
+    (missing lowest), then the lower lesion id. The livers are the same for every lesion of the
+    timepoint, so the ratio ranks as ``F·Ls / S·Lf``.
+    """
+    lesion, _, _, s_suv, f_suv, _ = paired
+    ratio_class, ratio = _RATIO_NONE, _ZERO
+    if s_suv is not None and f_suv is not None:
+        if not s_suv:
+            ratio_class = _RATIO_INFINITE
+        elif livers is not None:
+            ratio_class, ratio = _RATIO_NUMBER, (f_suv * livers[0]) / (s_suv * livers[1])
+    return (ratio_class, ratio, f_suv is not None, f_suv or _ZERO, -lesion)
 
 
 def grade_of(netpet: Netpet) -> tuple[int, str | None]:
@@ -163,20 +183,24 @@ def reason(
 ) -> str:
     """One sentence: the grade, the lesions showing the pattern, the representative lesion."""
     n = len(deciding)
-    who = f"{names.many(deciding)} {is_are(n)}"
-    # Naming the representative lesion adds nothing when it is the only one with the pattern.
-    top = f"; {names.one(representative)} has the highest FDG to SSTR ratio" if n > 1 else ""
+    # Each name list is formatted only in the sentence that uses it.
     if pattern == P0:
         text = "Grade P0: no graded lesion is avid above background on either SSTR or FDG PET"
     elif pattern == P1:
-        text = f"Grade P1: {who} SSTR-positive and FDG-negative, and no lesion is FDG-positive"
+        text = (
+            f"Grade P1: {names.many(deciding)} {is_are(n)} SSTR-positive and FDG-negative, and "
+            "no lesion is FDG-positive"
+        )
     elif pattern == P5:
-        text = f"Grade P5: {who} FDG-positive but SSTR-negative{top}"
+        text = (
+            f"Grade P5: {names.many(deciding)} {is_are(n)} FDG-positive but SSTR-negative"
+            f"{_top(representative, n, names)}"
+        )
     else:
         text = (
             f"Grade {grade}: {count(n, 'lesion')} ({names.many(deciding)}) {is_are(n)} "
             "SSTR-positive and FDG-positive with FDG avidity "
-            f"{_COMPARISON_WORDS[pattern]} SSTR avidity{top}"
+            f"{_COMPARISON_WORDS[pattern]} SSTR avidity{_top(representative, n, names)}"
         )
     if unknown:
         they = "it counts" if len(unknown) == 1 else "they count"
@@ -185,3 +209,8 @@ def reason(
             f"{names.many(unknown)} ({they} as P3)"
         )
     return text + "."
+
+
+def _top(representative: int, n: int, names: LesionNames) -> str:
+    """Naming the representative lesion adds nothing when it is the only one with the pattern."""
+    return f"; {names.one(representative)} has the highest FDG to SSTR ratio" if n > 1 else ""

@@ -2,29 +2,30 @@
 
 ``assess_phenotype`` returns the body of API.md ``GET patients/{id}/phenotype/`` without
 ``patient``, ``status`` and ``computed_at`` (the Django side adds those). Every study is scored
-once, observations are indexed by lesion once, and every list is in lesion-id or date order, so
+once, its observations sorted by lesion once, and every list is in lesion-id or date order, so
 the result does not depend on the order of the input tuples.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal, localcontext
+from itertools import repeat
 from operator import attrgetter
 from typing import Any
 
 from .dualtracer import grade_timepoint, without_fdg
 from .expression import sstr_expression
 from .findings import latest_pathology, prrt_support
-from .inputs import PathologyIn, PatientIn, StudyIn, Thresholds
+from .inputs import ObservationIn, PathologyIn, PatientIn, StudyIn, Thresholds
 from .netpet import PairedLesion
 from .pairing import pair_timepoints
 from .scale import ABOVE_BACKGROUND, ABOVE_LIVER, NOT_EVALUABLE, NOT_SEEN
-from .uptake import DECIMAL_CONTEXT, Entry, Grade, grade, study_references
+from .uptake import DECIMAL_CONTEXT, Grade, ScoredStudy, grade_observations, study_references
 from .version import RULES_VERSION
 from .wording import LesionNames
 
 JSON = dict[str, Any]
-ScoredStudy = dict[int, Entry]
 
 # Status of a lesion at a timepoint (lesion_scores[].status).
 STATUS_GRADED, STATUS_UNPAIRED, STATUS_NOT_EVALUABLE, STATUS_UNGRADABLE, STATUS_NO_FDG_PET = (
@@ -36,7 +37,17 @@ STATUS_GRADED, STATUS_UNPAIRED, STATUS_NOT_EVALUABLE, STATUS_UNGRADABLE, STATUS_
 )
 _ZERO = Decimal(0)
 _LESION_ID = attrgetter("lesion")
-_new_tuple = tuple.__new__
+
+# The grade of a lesion with no observation on that study: every cell of its row is empty. (A
+# source of None is outside Grade's type; this stand-in never reaches a rule.)
+_NoGrade = tuple[None, None, None, tuple[str, ...], bool]
+_NO_GRADE: _NoGrade = (None, None, None, (), False)
+
+# One lesion of a timepoint: its id, then the observation and grade on the SSTR PET and on the
+# FDG PET; ``None`` and ``_NO_GRADE`` where the lesion has no observation on that study.
+_Aligned = tuple[
+    int, ObservationIn | None, Grade | _NoGrade, ObservationIn | None, Grade | _NoGrade
+]
 
 
 def assess_phenotype(patient: PatientIn, thresholds: Thresholds) -> JSON:
@@ -88,19 +99,42 @@ def _assess(patient: PatientIn, thresholds: Thresholds) -> JSON:
 
 
 def _score_study(study: StudyIn, thresholds: Thresholds) -> ScoredStudy:
-    """Each observation with its §2 grade and its SUVmax for the §4.1 ratio, in lesion-id order.
-
-    A lesion not seen counts as SUVmax 0 for the ratio (§2.1).
-    """
-    refs = study_references(study, thresholds)
+    """Each observation with its §2 grade, in lesion-id order."""
     observations = sorted(study.observations, key=_LESION_ID)
-    result = {
-        obs.lesion: (obs, grade(obs, refs), _ZERO if obs.state == NOT_SEEN else obs.suv_max)
-        for obs in observations
-    }
-    if len(result) != len(observations):
+    grades = grade_observations(observations, study_references(study, thresholds))
+    lesions = [obs.lesion for obs in observations]
+    if len(set(lesions)) != len(lesions):
         raise ValueError(f"study {study.id}: more than one observation of the same lesion")
-    return result
+    return ScoredStudy(lesions, observations, grades)
+
+
+def _aligned(sstr: ScoredStudy, fdg: ScoredStudy | None) -> Iterable[_Aligned]:
+    """The lesions observed on either study, in id order, with their observations side by side.
+
+    Usually both studies observe the same lesions, and the two sorted lists are zipped as they
+    are; otherwise (a lesion on one study only) they are aligned by lesion id.
+    """
+    if fdg is None:
+        return zip(sstr.lesions, sstr.observations, sstr.grades, repeat(None), repeat(_NO_GRADE))
+    if sstr.lesions == fdg.lesions:
+        return zip(
+            sstr.lesions, sstr.observations, sstr.grades, fdg.observations, fdg.grades, strict=True
+        )
+    s_at = {lesion: i for i, lesion in enumerate(sstr.lesions)}
+    f_at = {lesion: i for i, lesion in enumerate(fdg.lesions)}
+    aligned: list[_Aligned] = []
+    for lesion in sorted(s_at.keys() | f_at.keys()):
+        i, j = s_at.get(lesion), f_at.get(lesion)
+        aligned.append(
+            (
+                lesion,
+                None if i is None else sstr.observations[i],
+                _NO_GRADE if i is None else sstr.grades[i],
+                None if j is None else fdg.observations[j],
+                _NO_GRADE if j is None else fdg.grades[j],
+            )
+        )
+    return aligned
 
 
 def _timepoint(
@@ -115,59 +149,65 @@ def _timepoint(
     names: LesionNames,
 ) -> JSON:
     """One timepoint: which lesions are graded (§4), the gradings, §5 and §6."""
-    sstr_list = list(sstr_scored.values())
-    expression = sstr_expression(sstr_list, thresholds)
+    expression = sstr_expression(sstr_scored, thresholds)
     unpaired: list[int] = []
     not_evaluable: list[int] = []
     ungradable: list[int] = []
     graded: list[PairedLesion] = []
     rows: list[JSON] = []
 
-    if fdg_scored is None:
-        for lesion, entry in sstr_scored.items():
-            if entry[1].ungradable:
+    # One pass over the lesions observed on either study, in id order: the lesion's status at the
+    # timepoint (§4) and its row (lesion_scores). With no FDG PET, the SSTR PET's lesions only.
+    for lesion, s_obs, s_grade, f_obs, f_grade in _aligned(sstr_scored, fdg_scored):
+        # No observation on a study: every cell of that study in the row is empty.
+        s_score, s_source, _, s_flags, s_ungradable = s_grade
+        f_score, f_source, _, f_flags, f_ungradable = f_grade
+        if s_obs is not None and f_obs is not None and s_score is not None and f_score is not None:
+            # A lesion not seen counts as SUVmax 0 for the §4.1 ratio (§2.1).
+            graded.append(
+                (
+                    lesion,
+                    s_score,
+                    f_score,
+                    _ZERO if s_obs.state == NOT_SEEN else s_obs.suv_max,
+                    _ZERO if f_obs.state == NOT_SEEN else f_obs.suv_max,
+                    f_obs.fdg_vs_sstr,
+                )
+            )
+            status = STATUS_GRADED
+        else:
+            if s_ungradable or f_ungradable:
                 ungradable.append(lesion)
-            status = STATUS_UNGRADABLE if entry[1].ungradable else STATUS_NO_FDG_PET
-            rows.append(_lesion_row(lesion, status, entry, None))
-    else:
-        for lesion in sorted(sstr_scored.keys() | fdg_scored.keys()):
-            s = sstr_scored.get(lesion)
-            f = fdg_scored.get(lesion)
-            if s is not None and f is not None:
-                s_grade, f_grade = s[1], f[1]
-                s_score, f_score = s_grade.score, f_grade.score
-                if s_score is not None and f_score is not None:
-                    # tuple.__new__: the NamedTuple constructor is slow and this runs per lesion.
-                    graded.append(
-                        _new_tuple(
-                            PairedLesion, (lesion, s_score, f_score, s[2], f[2], f[0].fdg_vs_sstr)
-                        )
-                    )
-                    status = STATUS_GRADED
-                else:
-                    if s_grade.ungradable or f_grade.ungradable:
-                        ungradable.append(lesion)
-                    if s[0].state == NOT_EVALUABLE or f[0].state == NOT_EVALUABLE:
-                        # Left out without making the result provisional (§4).
-                        not_evaluable.append(lesion)
-                        status = STATUS_NOT_EVALUABLE
-                    else:
-                        status = STATUS_UNGRADABLE
+            if fdg_scored is None:
+                status = STATUS_UNGRADABLE if s_ungradable else STATUS_NO_FDG_PET
+            elif (s_obs is not None and s_obs.state == NOT_EVALUABLE) or (
+                f_obs is not None and f_obs.state == NOT_EVALUABLE
+            ):
+                # Left out without making the result provisional (§4).
+                not_evaluable.append(lesion)
+                status = STATUS_NOT_EVALUABLE
+            elif s_obs is None or f_obs is None:
+                # Scored or not seen on one study, no observation on the other (§4).
+                unpaired.append(lesion)
+                status = STATUS_UNPAIRED
             else:
-                only = s if s is not None else f
-                if only is None:  # never: the ids are those observed on either study
-                    continue
-                obs, only_grade, _ = only
-                if only_grade.ungradable:
-                    ungradable.append(lesion)
-                if obs.state == NOT_EVALUABLE:
-                    not_evaluable.append(lesion)
-                    status = STATUS_NOT_EVALUABLE
-                else:
-                    # Scored or not seen on one study, no observation on the other (§4).
-                    unpaired.append(lesion)
-                    status = STATUS_UNPAIRED
-            rows.append(_lesion_row(lesion, status, s, f))
+                status = STATUS_UNGRADABLE
+        # The effective score on each study and where it came from (the observation's own
+        # ``krenning_computed`` is on the API).
+        rows.append(
+            {
+                "lesion": lesion,
+                "status": status,
+                "sstr_score": s_score,
+                "sstr_source": s_source,
+                "sstr_flags": [*s_flags],
+                "fdg_score": f_score,
+                "fdg_source": f_source,
+                "fdg_positive_background": None if f_score is None else f_score >= ABOVE_BACKGROUND,
+                "fdg_positive_liver": None if f_score is None else f_score >= ABOVE_LIVER,
+                "fdg_flags": [*f_flags],
+            }
+        )
 
     provisional = bool(unpaired or ungradable)
     if fdg is None:
@@ -193,8 +233,8 @@ def _timepoint(
 
     support = prrt_support(
         expression=expression,
-        sstr_scored=sstr_list,
-        fdg_scored=list(fdg_scored.values()) if fdg_scored is not None else None,
+        sstr_scored=sstr_scored,
+        fdg_scored=fdg_scored,
         dual=dual,
         pathology=pathology,
         primary_site=primary_site,
@@ -224,28 +264,3 @@ def _timepoint(
         "prrt_support": support,
         "lesion_scores": rows,
     }
-
-
-def _lesion_row(lesion: int, status: str, sstr: Entry | None, fdg: Entry | None) -> JSON:
-    """One lesion at the timepoint, for the timeline's lesion rows: the effective score on each
-    study and where it came from (the observation's own ``krenning_computed`` is on the API)."""
-    s = sstr[1] if sstr is not None else _NO_GRADE
-    f = fdg[1] if fdg is not None else _NO_GRADE
-    f_score = f.score
-    return {
-        "lesion": lesion,
-        "status": status,
-        "sstr_score": s.score,
-        "sstr_source": s.source,
-        "sstr_flags": list(s.flags),
-        "fdg_score": f_score,
-        "fdg_source": f.source,
-        "fdg_positive_background": None if f_score is None else f_score >= ABOVE_BACKGROUND,
-        "fdg_positive_liver": None if f_score is None else f_score >= ABOVE_LIVER,
-        "fdg_flags": list(f.flags),
-    }
-
-
-# No observation of the lesion on that study: every cell of its row is empty. (A source of None
-# is outside Grade's type, hence the ignore; this Grade never reaches a rule.)
-_NO_GRADE = Grade(None, None, None, (), False)  # type: ignore[arg-type]

@@ -2,16 +2,17 @@
 
 This is on the hot path of the API (every observation's ``krenning_computed`` and ``flags``) and
 of ``assess_phenotype``. The per-study products ``B·(1−t)`` and ``B·(1+t)`` and the validity of
-the references are worked out once per study in ``study_references``; ``grade`` then costs a few
-exact ``Decimal`` comparisons and returns a plain tuple. The ``Uptake`` dataclass is built only
-for the public one-observation call.
+the references are worked out once per study in ``study_references``; ``grade_observations`` then
+scores a whole study in one loop, a few exact ``Decimal`` comparisons per observation, and returns
+plain tuples. The ``Uptake`` dataclass is built only for the public calls.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Context, Decimal
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from .inputs import ObservationIn, StudyIn, Thresholds
 from .scale import (
@@ -41,18 +42,26 @@ _ONE = Decimal(1)
 _FIVE_POINT = "five_point"  # SSTR and the other receptor/transporter tracers: 0-4 with spleen
 
 
-class Grade(NamedTuple):
-    """The fields of ``Uptake`` as a cheap tuple, for scoring many observations at once."""
+# The fields of ``Uptake`` as a plain tuple, for scoring many observations at once:
+# ``(score, source, computed, flags, ungradable)``. Deliberately not a NamedTuple: building a
+# NamedTuple instance (even through ``tuple.__new__``) costs about four times a plain tuple, and
+# one is built for every observation. Read it by unpacking, or with the indices below.
+Grade = tuple[int | None, str, int | None, tuple[str, ...], bool]
+SCORE: Final = 0
+SOURCE: Final = 1
+COMPUTED: Final = 2
+FLAGS: Final = 3
+UNGRADABLE: Final = 4
 
-    score: int | None
-    source: str
-    computed: int | None
-    flags: tuple[str, ...]
-    ungradable: bool
 
+class ScoredStudy(NamedTuple):
+    """One study scored once (§2): its observations in lesion-id order, their lesion ids and
+    their grades, as three parallel lists. Built once per study by ``assess_phenotype``."""
 
-# An observation with its grade and its SUVmax for the §4.1 ratio (0 when not seen, §2.1).
-Entry = tuple[ObservationIn, Grade, Decimal | None]
+    lesions: list[int]
+    observations: list[ObservationIn]
+    grades: list[Grade]
+
 
 # Flags as bits, in FLAG_ORDER; _FLAG_SETS maps a combination to its ordered tuple of codes.
 _SPLEEN_MISSING, _ORDER_INVALID, _DISAGREEMENT, _SMALL_LESION = 1, 2, 4, 8
@@ -60,11 +69,10 @@ _FLAG_SETS = tuple(
     tuple(code for bit, code in enumerate(FLAG_ORDER) if bits >> bit & 1)
     for bits in range(1 << len(FLAG_ORDER))
 )
-_new_tuple = tuple.__new__
 
-_NOT_EVALUABLE = Grade(None, SOURCE_STATE, None, (), False)
-_NOT_SEEN = Grade(0, SOURCE_STATE, None, (), False)
-_NO_SCALE = Grade(None, SOURCE_NONE, None, (), False)
+_NOT_EVALUABLE: Grade = (None, SOURCE_STATE, None, (), False)
+_NOT_SEEN: Grade = (0, SOURCE_STATE, None, (), False)
+_NO_SCALE: Grade = (None, SOURCE_NONE, None, (), False)
 
 
 class StudyReferences(NamedTuple):
@@ -116,64 +124,89 @@ def study_references(study: StudyIn, thresholds: Thresholds) -> StudyReferences:
 
 
 def grade(obs: ObservationIn, refs: StudyReferences) -> Grade:
-    """Score one observation against prepared references (DOMAIN.md §2.1, in its order).
+    """Score one observation against prepared references (see ``grade_observations``)."""
+    return grade_observations((obs,), refs)[0]
+
+
+def grade_observations(observations: Sequence[ObservationIn], refs: StudyReferences) -> list[Grade]:
+    """Score the observations of one study against its prepared references (DOMAIN.md §2.1, in
+    its order), in the order given.
 
     Not evaluable → no score; not seen → 0; then the visual score; then the plain FDG call (FDG
     only); then the computed score. A scored observation with none of these is ungradable.
     Anatomic studies (CT/MRI) have no uptake scale: no score, never ungradable.
+
+    One loop for the whole study, with the references unpacked once: this is the hot path of
+    ``assess_phenotype`` (every observation of every study).
     """
-    state = obs.state
-    if state == NOT_EVALUABLE:
-        return _NOT_EVALUABLE
-    if refs.kind == ANATOMIC:
-        return _NO_SCALE
-    if state == NOT_SEEN:
-        return _NOT_SEEN
+    kind, bands, spleen, order_bits, small_mm = refs
+    if kind == ANATOMIC:
+        return [_NOT_EVALUABLE if obs.state == NOT_EVALUABLE else _NO_SCALE for obs in observations]
+    fdg = kind == FDG
+    computable = bands is not None
+    if bands is not None:
+        below_blood, blood, liver = bands  # B·(1−t), B·(1+t), L
+        # Ordered bands, the usual case: an SUV above L is then above the lower bands too, so
+        # L is tried first. The band that holds first in the written order is the same; it just
+        # takes one or two exact comparisons instead of three or four for most lesions.
+        ordered = below_blood <= blood <= liver
+    else:  # no computed score on this study: these are never compared
+        below_blood = blood = liver = _ONE
+        ordered = False
+    grades: list[Grade] = []
+    for obs in observations:
+        state = obs.state
+        if state == NOT_EVALUABLE:
+            grades.append(_NOT_EVALUABLE)
+            continue
+        if state == NOT_SEEN:
+            grades.append(_NOT_SEEN)
+            continue
 
-    computed: int | None = None
-    bits = refs.order_bits
-    suv = obs.suv_max
-    bands = refs.bands
-    if suv is not None and bands is not None:
-        # The bands are tried in the order written; the first that holds decides (§2.1).
-        if suv < bands[0]:
-            computed = 0
-        elif suv <= bands[1]:
-            computed = 1
-        elif suv <= bands[2]:
-            computed = 2
-        elif refs.kind == FDG:
-            computed = 3
-        elif refs.spleen is None:
-            computed = 3
-            bits |= _SPLEEN_MISSING
+        computed: int | None = None
+        bits = order_bits
+        suv = obs.suv_max
+        if suv is not None and computable:
+            # The bands are tried in the order written; the first that holds decides (§2.1).
+            if ordered and suv > liver:
+                computed = 3
+            elif suv < below_blood:
+                computed = 0
+            elif suv <= blood:
+                computed = 1
+            elif suv <= liver:
+                computed = 2
+            else:
+                computed = 3
+            if computed == 3 and not fdg:  # above liver: the spleen decides (FDG: always 3)
+                if spleen is None:
+                    bits |= _SPLEEN_MISSING
+                elif suv >= spleen:
+                    computed = 4
+
+        visual = obs.krenning_visual
+        call = obs.fdg_visual
+        if visual is not None:
+            score: int | None = visual
+            source = SOURCE_VISUAL
+            if computed is not None and computed != visual:
+                bits |= _DISAGREEMENT
+        elif call is not None and fdg and call in FDG_CALL_GRADE:
+            score = FDG_CALL_GRADE[call]
+            source = SOURCE_FDG_VISUAL
+        elif computed is not None:
+            score = computed
+            source = SOURCE_COMPUTED
         else:
-            computed = 3 if suv < refs.spleen else 4
+            score = None
+            source = SOURCE_NONE
 
-    visual = obs.krenning_visual
-    call = obs.fdg_visual
-    if visual is not None:
-        score: int | None = visual
-        source = SOURCE_VISUAL
-        if computed is not None and computed != visual:
-            bits |= _DISAGREEMENT
-    elif call is not None and refs.kind == FDG and call in FDG_CALL_GRADE:
-        score = FDG_CALL_GRADE[call]
-        source = SOURCE_FDG_VISUAL
-    elif computed is not None:
-        score = computed
-        source = SOURCE_COMPUTED
-    else:
-        score = None
-        source = SOURCE_NONE
-
-    small_mm = refs.small_lesion_mm
-    if small_mm is not None:
-        axis = obs.long_axis_mm
-        if axis is not None and axis < small_mm:
-            bits |= _SMALL_LESION
-    # tuple.__new__ skips the Python-level NamedTuple constructor: this runs for every observation.
-    return _new_tuple(Grade, (score, source, computed, _FLAG_SETS[bits], score is None))
+        if small_mm is not None:
+            axis = obs.long_axis_mm
+            if axis is not None and axis < small_mm:
+                bits |= _SMALL_LESION
+        grades.append((score, source, computed, _FLAG_SETS[bits], score is None))
+    return grades
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,5 +251,6 @@ def score_observation(obs: ObservationIn, study: StudyIn, thresholds: Thresholds
 
 def score_study(study: StudyIn, thresholds: Thresholds) -> dict[int, Uptake]:
     """The uptake grade of every observation of one study, by lesion id."""
-    refs = study_references(study, thresholds)
-    return {obs.lesion: Uptake(*grade(obs, refs)) for obs in study.observations}
+    observations = study.observations
+    grades = grade_observations(observations, study_references(study, thresholds))
+    return {obs.lesion: Uptake(*g) for obs, g in zip(observations, grades, strict=True)}

@@ -25,7 +25,8 @@ class LesionNames:
 
     def many(self, lesions: Sequence[int]) -> str:
         """``"L1"``, ``"L1 and L2"``, ``"L1, L2 and L3"``; long lists end in ``"and N more"``."""
-        names = [self.one(lesion) for lesion in lesions[:_MAX_NAMED]]
+        labels = self._labels  # self.one inlined: every reason and finding names lesions
+        names = [labels.get(lesion) or f"lesion {lesion}" for lesion in lesions[:_MAX_NAMED]]
         rest = len(lesions) - len(names)
         if rest:
             return f"{', '.join(names)} and {rest} more"
