@@ -124,7 +124,9 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Recomputes take milliseconds: a few messages in hand per worker process save a broker round
+# trip per task. Unacknowledged messages of a worker that dies return after the visibility timeout.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 4
 # A task running longer than this is killed (hard limit); the soft limit comes a little earlier.
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", default=120, minimum=2)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - max(1, CELERY_TASK_TIME_LIMIT // 6)

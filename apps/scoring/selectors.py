@@ -3,10 +3,15 @@ return data with their joins done; a fixed number of queries whatever the record
 
 from __future__ import annotations
 
-from django.conf import settings
+import json
+from datetime import date
+from decimal import Decimal
+from typing import Any
 
-from apps.imaging.models import ImagingStudy, Lesion, Observation
-from apps.patients.models import Biomarker, Pathology, Patient, Treatment, TreatmentCycle
+from django.conf import settings
+from django.db import connection
+
+from apps.patients.models import Patient
 from apps.scoring.rules import (
     BiomarkerIn,
     CycleIn,
@@ -24,93 +29,97 @@ def rules_thresholds() -> Thresholds:
     return Thresholds.from_overrides(settings.NETBOARD_RULES)
 
 
-# Columns in the positional order of the rules' dataclasses (apps/scoring/rules/inputs.py), read
-# with values_list: no model instances, and ordered by key columns so that no query joins
-# another table for its ordering.
-_OBSERVATION = (
-    "study_id",
-    "lesion_id",
-    "state",
-    "suv_max",
-    "suv_peak",
-    "krenning_visual",
-    "krenning_min",
-    "krenning_max",
-    "fdg_visual",
-    "fdg_vs_sstr",
-    "long_axis_mm",
-    "short_axis_mm",
-    "heterogeneous",
-    "target",
-)
-_STUDY = (
-    "id",
-    "performed_on",
-    "tracer",
-    "tracer_class",
-    "modality",
-    "post_therapy",
-    "blood_pool_suv",
-    "liver_suv",
-    "liver_suv_sd",
-    "spleen_suv",
-    "treatment_id",
-    "cycle_number",
-)
-_PATIENT = ("id", "primary_site", "histology", "sex", "height_cm", "weight_kg", "ppgl_cluster")
+# One query reads the whole record: PostgreSQL aggregates each child table into a JSON array of
+# rows (columns in the positional order of the rules' dataclasses, apps/scoring/rules/inputs.py),
+# and Python parses it once. Numbers come back as Decimal with their stored scale (json
+# parse_float=Decimal), as the database driver would give them; dates are ISO strings.
+_RECORD_SQL = """
+SELECT p.id, p.primary_site, p.histology, p.sex, p.height_cm, p.weight_kg, p.ppgl_cluster,
+  (SELECT coalesce(json_agg(json_build_array(
+     x.id, x.label, x.site, x.nodal, x.is_primary) ORDER BY x.id), '[]')::text
+   FROM imaging_lesion x WHERE x.patient_id = p.id),
+  (SELECT coalesce(json_agg(json_build_array(
+     x.id, x.performed_on, x.tracer, x.tracer_class, x.modality, x.post_therapy,
+     x.blood_pool_suv, x.liver_suv, x.liver_suv_sd, x.spleen_suv, x.treatment_id,
+     x.cycle_number) ORDER BY x.performed_on, x.id), '[]')::text
+   FROM imaging_imagingstudy x WHERE x.patient_id = p.id),
+  (SELECT coalesce(json_agg(json_build_array(
+     x.study_id, x.lesion_id, x.state, x.suv_max, x.suv_peak, x.krenning_visual,
+     x.krenning_min, x.krenning_max, x.fdg_visual, x.fdg_vs_sstr, x.long_axis_mm,
+     x.short_axis_mm, x.heterogeneous, x.target) ORDER BY x.study_id, x.lesion_id), '[]')::text
+   FROM imaging_observation x WHERE x.patient_id = p.id),
+  (SELECT coalesce(json_agg(json_build_array(
+     x.reported_on, x.who_grade, x.ki67_percent, x.differentiation)
+     ORDER BY x.reported_on DESC, x.id DESC), '[]')::text
+   FROM patients_pathology x WHERE x.patient_id = p.id),
+  (SELECT coalesce(json_agg(json_build_array(
+     x.id, x.kind, x.started_on, x.ended_on) ORDER BY x.started_on, x.id), '[]')::text
+   FROM patients_treatment x WHERE x.patient_id = p.id),
+  (SELECT coalesce(json_agg(json_build_array(
+     x.treatment_id, x.number, x.given_on, x.activity_gbq)
+     ORDER BY x.treatment_id, x.number), '[]')::text
+   FROM patients_treatmentcycle x JOIN patients_treatment t ON t.id = x.treatment_id
+   WHERE t.patient_id = p.id),
+  (SELECT coalesce(json_agg(json_build_array(
+     x.analyte, x.value, x.measured_on, x.unit) ORDER BY x.analyte, x.measured_on, x.id),
+     '[]')::text
+   FROM patients_biomarker x WHERE x.patient_id = p.id)
+FROM patients_patient p WHERE p.id = %s
+"""
+
+
+def _rows(text: str) -> list[list[Any]]:
+    rows: list[list[Any]] = json.loads(text, parse_float=Decimal)
+    return rows
 
 
 def patient_rules_input(patient_id: int) -> PatientIn:
-    """The whole record of one patient as rules input, in eight queries whatever its size.
+    """The whole record of one patient as rules input, in one query whatever its size.
 
     Raises ``Patient.DoesNotExist`` for an unknown id.
     """
-    patient = Patient.objects.filter(pk=patient_id).values_list(*_PATIENT).get()
-    observations: dict[int, list[ObservationIn]] = {}
-    for study_id, *fields in (
-        Observation.objects.filter(patient_id=patient_id)
-        .order_by("study_id", "lesion_id")
-        .values_list(*_OBSERVATION)
-    ):
-        observations.setdefault(study_id, []).append(ObservationIn(*fields))
-    studies = tuple(
-        StudyIn(*fields, observations=tuple(observations.get(fields[0], ())))
-        for fields in ImagingStudy.objects.filter(patient_id=patient_id)
-        .order_by("performed_on", "id")
-        .values_list(*_STUDY)
-    )
-    cycles: dict[int, list[CycleIn]] = {}
-    for treatment_id, *fields in (
-        TreatmentCycle.objects.filter(treatment__patient_id=patient_id)
-        .order_by("treatment_id", "number")
-        .values_list("treatment_id", "number", "given_on", "activity_gbq")
-    ):
-        cycles.setdefault(treatment_id, []).append(CycleIn(*fields))
+    with connection.cursor() as cursor:
+        cursor.execute(_RECORD_SQL, [patient_id])
+        row = cursor.fetchone()
+    if row is None:
+        raise Patient.DoesNotExist(f"no patient with id {patient_id}")
+    lesions, studies, observations, pathology, treatments, cycles, biomarkers = map(_rows, row[7:])
+    by_study: dict[int, list[ObservationIn]] = {}
+    for study_id, *fields in observations:
+        by_study.setdefault(study_id, []).append(ObservationIn(*fields))
+    by_treatment: dict[int, list[CycleIn]] = {}
+    for treatment_id, number, given_on, activity in cycles:
+        by_treatment.setdefault(treatment_id, []).append(CycleIn(number, _date(given_on), activity))
     return PatientIn(
-        *patient,
-        lesions=tuple(
-            LesionIn(*fields)
-            for fields in Lesion.objects.filter(patient_id=patient_id)
-            .order_by("id")
-            .values_list("id", "label", "site", "nodal", "is_primary")
+        *row[:7],
+        lesions=tuple(LesionIn(*fields) for fields in lesions),
+        studies=tuple(
+            StudyIn(
+                study_id,
+                _date(performed_on),
+                *fields,
+                observations=tuple(by_study.get(study_id, ())),
+            )
+            for study_id, performed_on, *fields in studies
         ),
-        studies=studies,
         pathology=tuple(
-            PathologyIn(*fields)
-            for fields in Pathology.objects.filter(patient_id=patient_id)
-            .order_by("-reported_on", "-id")
-            .values_list("reported_on", "who_grade", "ki67_percent", "differentiation")
+            PathologyIn(_date(reported_on), *fields) for reported_on, *fields in pathology
         ),
         treatments=tuple(
-            TreatmentIn(*fields, cycles=tuple(cycles.get(fields[0], ())))
-            for fields in Treatment.objects.filter(patient_id=patient_id)
-            .order_by("started_on", "id")
-            .values_list("id", "kind", "started_on", "ended_on")
+            TreatmentIn(
+                treatment_id,
+                kind,
+                _date(started_on),
+                _date(ended_on) if ended_on else None,
+                cycles=tuple(by_treatment.get(treatment_id, ())),
+            )
+            for treatment_id, kind, started_on, ended_on in treatments
         ),
         biomarkers=tuple(
-            BiomarkerIn(*fields)
-            for fields in Biomarker.objects.filter(patient_id=patient_id)
-            .order_by("analyte", "measured_on", "id")
-            .values_list("analyte", "value", "measured_on", "unit")
+            BiomarkerIn(analyte, value, _date(measured_on), unit)
+            for analyte, value, measured_on, unit in biomarkers
         ),
     )
+
+
+_date = date.fromisoformat

@@ -16,6 +16,7 @@ The flow for one patient:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -97,38 +98,40 @@ def recompute_phenotype(patient_id: int) -> str:
     thresholds = rules_thresholds()
     fingerprint = rules_fingerprint(thresholds)
     with transaction.atomic(), connection.cursor() as cursor:
+        # A stored result can always be computed again from the inputs: if the server crashes
+        # before this commit reaches the disk, the patient is simply stale again. Not waiting
+        # for that flush halves the time of a recompute.
+        cursor.execute("SET LOCAL synchronous_commit = off")
         # The claim. Updating the version row locks it, which also holds back any write to this
         # patient's inputs (their trigger updates this row) until the result is stored: the
         # inputs read below are exactly those of `version`. Clearing the queued mark here means
         # a write that commits while this runs queues a new recompute.
         cursor.execute(
-            "UPDATE scoring_inputversion SET queued_at = NULL WHERE patient_id = %s "
-            "RETURNING version",
-            [patient_id],
+            "WITH claim AS (UPDATE scoring_inputversion SET queued_at = NULL"
+            " WHERE patient_id = %s RETURNING version)"
+            " SELECT claim.version, a.inputs_version, a.rules_fingerprint, a.inputs_digest"
+            " FROM claim LEFT JOIN scoring_phenotypeassessment a ON a.patient_id = %s",
+            [patient_id, patient_id],
         )
         row = cursor.fetchone()
         if row is None:
+            # No version row: a patient written while the triggers were off, or none at all.
             cursor.execute(
                 "INSERT INTO scoring_inputversion (patient_id, version, changed_at) "
                 "SELECT id, 1, now() FROM patients_patient WHERE id = %s "
                 "ON CONFLICT (patient_id) DO UPDATE SET queued_at = NULL RETURNING version",
                 [patient_id],
             )
-            row = cursor.fetchone()
-            if row is None:
+            created = cursor.fetchone()
+            if created is None:
                 return "gone"
-        version = int(row[0])
-        cursor.execute(
-            "SELECT inputs_version, rules_fingerprint, inputs_digest "
-            "FROM scoring_phenotypeassessment WHERE patient_id = %s",
-            [patient_id],
-        )
-        stored = cursor.fetchone()
-        if stored is not None and stored[0] == version and stored[1] == fingerprint:
+            row = (created[0], None, None, None)
+        version, stored_version, stored_fingerprint, stored_digest = row
+        if stored_version == version and stored_fingerprint == fingerprint:
             return "unchanged"
         patient = patient_rules_input(patient_id)
         digest = inputs_digest(patient, fingerprint)
-        if stored is not None and stored[2] == digest:
+        if stored_digest == digest:
             cursor.execute(
                 "UPDATE scoring_phenotypeassessment SET inputs_version = %s WHERE patient_id = %s",
                 [version, patient_id],
@@ -179,21 +182,27 @@ def _send(patient_ids: list[int]) -> int:
     picks them up. Returns the number sent."""
     from apps.scoring.tasks import recompute_patient
 
-    for index, patient_id in enumerate(patient_ids):
-        try:
-            recompute_patient.delay(patient_id)
-        except Exception:
-            # kombu raises several types for an unreachable broker; none may fail the request.
-            # (Without a broker the task runs here, and its errors land here too.)
-            InputVersion.objects.filter(patient_id__in=patient_ids[index:]).update(queued_at=None)
-            logger.warning(
-                "Could not queue the recompute of patient id %s (and %s more); left stale for "
-                "the sweeper.",
-                patient_id,
-                len(patient_ids) - index - 1,
-                exc_info=True,
-            )
-            return index
+    app = recompute_patient.app
+    # Many at once (the sweeper): one producer, one broker connection for all of them.
+    shared = len(patient_ids) > 1 and not app.conf.task_always_eager
+    with app.producer_or_acquire() if shared else contextlib.nullcontext() as producer:
+        for index, patient_id in enumerate(patient_ids):
+            try:
+                recompute_patient.apply_async((patient_id,), producer=producer)
+            except Exception:
+                # kombu raises several types for an unreachable broker; none may fail the
+                # request. (Without a broker the task runs here; its errors land here too.)
+                InputVersion.objects.filter(patient_id__in=patient_ids[index:]).update(
+                    queued_at=None
+                )
+                logger.warning(
+                    "Could not queue the recompute of patient id %s (and %s more); left stale "
+                    "for the sweeper.",
+                    patient_id,
+                    len(patient_ids) - index - 1,
+                    exc_info=True,
+                )
+                return index
     return len(patient_ids)
 
 

@@ -280,7 +280,9 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     from apps.scoring.tasks import recompute_patient
 
     calls: list[int] = []
-    monkeypatch.setattr(recompute_patient, "delay", lambda pid: calls.append(pid))
+    monkeypatch.setattr(
+        recompute_patient, "apply_async", lambda args, **options: calls.append(args[0])
+    )
     return calls
 
 
@@ -342,11 +344,11 @@ def test_a_broker_that_is_down_leaves_the_patient_stale_for_the_sweeper(
     patient = dual_tracer_patient()
     Patient.objects.filter(pk=patient.pk).update(weight_kg=81)
 
-    def refuse(patient_id: int) -> None:
+    def refuse(args: tuple[int], **options: Any) -> None:
         raise OperationalError("Error 111 connecting to 127.0.0.1:1. Connection refused.")
 
     with monkeypatch.context() as patched:
-        patched.setattr(recompute_patient, "delay", refuse)
+        patched.setattr(recompute_patient, "apply_async", refuse)
         with caplog.at_level(logging.WARNING, logger="apps.scoring.services"):
             assert services.enqueue_recompute(patient.pk) is False
     assert InputVersion.objects.get(patient=patient).queued_at is None
@@ -492,3 +494,27 @@ def test_the_sweep_stale_command_recomputes_in_process_without_a_broker() -> Non
         assert body["status"] == "fresh"
         # The FDG PET is 9 days after the SSTR PET: outside a 5-day window, so no grade.
         assert body["timepoints"][0]["fdg_study"] is None
+
+
+def test_a_sweep_that_loses_the_broker_midway_takes_back_the_unsent_marks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from kombu.exceptions import OperationalError
+
+    from apps.scoring.tasks import recompute_patient
+
+    with committed():
+        patients = [PatientFactory() for _ in range(3)]
+    Patient.objects.update(weight_kg=90)  # all three stale, none queued
+    sent: list[int] = []
+
+    def flaky(args: tuple[int], **options: Any) -> None:
+        if sent:
+            raise OperationalError("connection lost")
+        sent.append(args[0])
+
+    monkeypatch.setattr(recompute_patient, "apply_async", flaky)
+    assert services.sweep_stale() == 1
+    queued = dict(InputVersion.objects.values_list("patient_id", "queued_at"))
+    assert queued[sent[0]] is not None
+    assert [queued[p.pk] for p in patients if p.pk != sent[0]] == [None, None]

@@ -320,7 +320,7 @@ def test_a_worker_killed_mid_task_still_leaves_the_assessment_fresh(stack: Stack
                 row = c.execute(
                     "SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
                     "AND wait_event_type = 'Lock' AND query LIKE %s",
-                    [database, "UPDATE scoring_inputversion SET queued_at = NULL%"],
+                    [database, "%UPDATE scoring_inputversion SET queued_at = NULL%"],
                 ).fetchone()
             return bool(row and row[0])
 
