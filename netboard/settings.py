@@ -157,7 +157,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "scoring.sweep_stale",
         "schedule": float(NETBOARD_SWEEP_SECONDS),
         "options": {"expires": float(NETBOARD_SWEEP_SECONDS)},
-    }
+    },
+    "purge-idempotency-keys": {"task": "core.purge_idempotency_keys", "schedule": 3600.0},
 }
 
 # --- Clinical rules (DOMAIN.md §10) -----------------------------------------------------------

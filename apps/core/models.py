@@ -7,6 +7,7 @@ import secrets
 
 import pgtrigger
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
 
@@ -96,3 +97,25 @@ class ClinicalRecord(models.Model):
 
     class Meta:
         abstract = True
+
+
+class IdempotencyKey(models.Model):
+    """The first successful response to a POST sent with an ``Idempotency-Key``, kept 24 hours
+    (API.md): a repeat with the same key and request gets this response again, not a second
+    record. Keys are per user (each integrating system is a user)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    body = models.JSONField(encoder=DjangoJSONEncoder)
+    location = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"idempotency key of user {self.user_id}"

@@ -47,11 +47,13 @@ class DecisionViewSet(AccessLoggedViewSet):
             decided_by=self.request.user,  # type: ignore[arg-type]
             supersedes=data.get("supersedes"),
         )
+        self._etag_object = serializer.instance
 
     def perform_update(self, serializer: serializers.BaseSerializer) -> None:
         changes: dict[str, Any] = dict(serializer.validated_data)
         try:
             serializer.instance = services.decision_update(decision=serializer.instance, **changes)
+            self._etag_object = serializer.instance
         except services.DecisionSignedError as exc:
             raise DecisionConflict() from exc
         except DjangoValidationError as exc:

@@ -1,10 +1,23 @@
 from __future__ import annotations
 
+from typing import Any
+
 import django_filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
 
 from apps.core.api_base import AccessLoggedViewSet
+from apps.imaging import services
 from apps.imaging.models import ImagingStudy, Lesion, Observation
-from apps.imaging.serializers import LesionSerializer, ObservationSerializer, StudySerializer
+from apps.imaging.serializers import (
+    LesionSerializer,
+    ObservationReadItemSerializer,
+    ObservationSerializer,
+    StudySerializer,
+)
 
 
 class StudyFilter(django_filters.FilterSet):
@@ -28,8 +41,55 @@ class StudyViewSet(AccessLoggedViewSet):
     serializer_class = StudySerializer
     filterset_class = StudyFilter
 
+    @extend_schema(
+        summary="Replace the study's observations with a complete read",
+        description=(
+            "The body is the whole list of observations of this study, one per lesion. In one "
+            "transaction: observations of lesions already on the study are updated (ids kept), "
+            "new lesions are added, lesions left out are removed. If any item is invalid nothing "
+            "is written and the problem's `errors` name the item index and field, e.g. "
+            "`3.suv_max`. Send `If-Match` with the study's ETag to refuse a concurrent change."
+        ),
+        request=ObservationReadItemSerializer(many=True),
+        responses=ObservationSerializer(many=True),
+    )
+    @action(detail=True, methods=["put"], url_path="observations")
+    def replace_observations(self, request: Request, pk: str | None = None) -> Response:
+        return self._atomic(lambda: self._replace_observations(request))
+
+    def _replace_observations(self, request: Request) -> Response:
+        study = self.get_object()  # locked, If-Match checked
+        if not isinstance(request.data, list):
+            raise serializers.ValidationError(
+                {"non_field_errors": ["Send the complete read as a JSON list of observations."]}
+            )
+        lesions = {lesion.pk: lesion for lesion in Lesion.objects.filter(patient=study.patient_id)}
+        context = {**self.get_serializer_context(), "study": study, "lesions": lesions}
+        errors: dict[str, Any] = {}
+        items: list[dict[str, Any]] = []
+        seen: dict[int, int] = {}
+        for index, data in enumerate(request.data):
+            item = ObservationReadItemSerializer(data=data, context=context)
+            if not item.is_valid():
+                for field, messages in item.errors.items():
+                    errors[f"{index}.{field}"] = messages
+                continue
+            lesion_id = item.validated_data["lesion"].pk
+            if lesion_id in seen:
+                errors[f"{index}.lesion"] = [
+                    f"Lesion {lesion_id} is already in item {seen[lesion_id]}: one per lesion."
+                ]
+            seen[lesion_id] = index
+            items.append(item.validated_data)
+        if errors:
+            raise serializers.ValidationError(errors)
+        services.replace_observations(study, items)
+        self._etag_object = study
+        observations = Observation.objects.filter(study=study).select_related("study")
+        return Response(ObservationSerializer(observations, many=True, context=context).data)
+
 
 class ObservationViewSet(AccessLoggedViewSet):
-    queryset = Observation.objects.all()
+    queryset = Observation.objects.select_related("study")
     serializer_class = ObservationSerializer
     filterset_fields = ["study", "lesion", "state"]

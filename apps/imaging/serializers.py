@@ -2,11 +2,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.imaging.models import ANATOMIC_MODALITIES, ImagingStudy, Lesion, Observation, Tracer
 from apps.patients.serializers import not_in_future
 from apps.scoring.rules.tracers import THERAPEUTIC_TRACERS, TRACER_CLASS
+from apps.scoring.selectors import observation_uptake
 
 
 class LesionSerializer(serializers.ModelSerializer):
@@ -17,6 +19,15 @@ class LesionSerializer(serializers.ModelSerializer):
 
 
 class ObservationSerializer(serializers.ModelSerializer):
+    krenning_computed = serializers.SerializerMethodField(
+        help_text="The uptake grade computed from the SUVs and the study's reference SUVs "
+        "(DOMAIN.md §2), shown beside the reader's visual score; null when it cannot be computed."
+    )
+    flags = serializers.SerializerMethodField(
+        help_text="spleen_reference_missing, reference_order_invalid, score_disagreement, "
+        "pet_may_overestimate (DOMAIN.md §2)."
+    )
+
     class Meta:
         model = Observation
         fields = [
@@ -36,6 +47,8 @@ class ObservationSerializer(serializers.ModelSerializer):
             "volume_ml",
             "heterogeneous",
             "target",
+            "krenning_computed",
+            "flags",
         ]
         read_only_fields = ["id"]
         extra_kwargs = {
@@ -48,6 +61,21 @@ class ObservationSerializer(serializers.ModelSerializer):
             "krenning_min": {"min_value": 0, "max_value": 4},
             "krenning_max": {"min_value": 0, "max_value": 4},
         }
+
+    def _uptake(self, obs: Observation) -> Any:
+        cache = self.context.setdefault("_uptake", {})
+        if obs.pk not in cache:
+            cache[obs.pk] = observation_uptake(obs, obs.study)
+        return cache[obs.pk]
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True, min_value=0, max_value=4))
+    def get_krenning_computed(self, obs: Observation) -> int | None:
+        computed: int | None = self._uptake(obs).computed
+        return computed
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_flags(self, obs: Observation) -> list[str]:
+        return list(self._uptake(obs).flags)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         study = attrs.get("study", getattr(self.instance, "study", None))
@@ -64,6 +92,38 @@ class ObservationSerializer(serializers.ModelSerializer):
             errors["krenning_min"] = "Must not be above krenning_max."
         if errors:
             raise serializers.ValidationError(errors)
+        return attrs
+
+
+class _PatientLesionField(serializers.IntegerField):
+    """A lesion id looked up among the study patient's lesions (given in the context), so that a
+    read of 40 observations costs one query for the lesions, not 40."""
+
+    def to_internal_value(self, data: Any) -> Lesion:
+        lesion_id = super().to_internal_value(data)
+        lesion = self.context["lesions"].get(lesion_id)
+        if lesion is None:
+            raise serializers.ValidationError(
+                f"No lesion {lesion_id} on this study's patient; create the lesion first."
+            )
+        return lesion  # type: ignore[no-any-return]
+
+
+class ObservationReadItemSerializer(ObservationSerializer):
+    """One item of a complete read (``PUT studies/{id}/observations/``): an observation without
+    its study, which the URL gives."""
+
+    lesion = _PatientLesionField(help_text="The lesion (of the study's patient) this row scores.")
+
+    class Meta(ObservationSerializer.Meta):
+        fields = [
+            field
+            for field in ObservationSerializer.Meta.fields
+            if field not in {"id", "study", "krenning_computed", "flags"}
+        ]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        super().validate({**attrs, "study": self.context["study"]})
         return attrs
 
 

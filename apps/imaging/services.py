@@ -1,0 +1,75 @@
+"""Writes to imaging data that span several rows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.imaging.models import ImagingStudy, Observation
+
+# The fields of an observation a complete read sets (everything but ids and the study).
+READ_FIELDS = (
+    "state",
+    "suv_max",
+    "suv_peak",
+    "krenning_visual",
+    "krenning_min",
+    "krenning_max",
+    "fdg_visual",
+    "fdg_vs_sstr",
+    "long_axis_mm",
+    "short_axis_mm",
+    "volume_ml",
+    "heterogeneous",
+    "target",
+)
+
+
+def replace_observations(study: ImagingStudy, items: Sequence[dict[str, Any]]) -> None:
+    """Make the study's observations exactly ``items`` (validated dicts with a ``lesion``), in
+    one transaction: an observation of a lesion already on the study is updated in place (its
+    id and history kept), a new lesion gets a new observation, and a lesion left out loses its
+    observation. The study's ``updated_at`` moves, so its ETag changes.
+
+    A fixed number of queries whatever the number of items; the recompute is queued once.
+    """
+    from apps.scoring.services import request_recompute
+
+    with transaction.atomic():
+        existing = {obs.lesion_id: obs for obs in study.observations.all()}
+        wanted = {item["lesion"].pk: item for item in items}
+        gone = [obs.pk for lesion, obs in existing.items() if lesion not in wanted]
+        now = timezone.now()
+        changed: list[Observation] = []
+        created: list[Observation] = []
+        for lesion_id, item in wanted.items():
+            values = {field: item.get(field, _default(field)) for field in READ_FIELDS}
+            obs = existing.get(lesion_id)
+            if obs is None:
+                created.append(
+                    Observation(
+                        study=study, lesion_id=lesion_id, patient_id=study.patient_id, **values
+                    )
+                )
+            elif any(getattr(obs, field) != value for field, value in values.items()):
+                for field, value in values.items():
+                    setattr(obs, field, value)
+                obs.updated_at = now
+                changed.append(obs)
+        if gone:
+            Observation.objects.filter(pk__in=gone).delete()
+        if changed:
+            Observation.objects.bulk_update(changed, [*READ_FIELDS, "updated_at"])
+        if created:
+            Observation.objects.bulk_create(created)
+        ImagingStudy.objects.filter(pk=study.pk).update(updated_at=now)
+        study.updated_at = now
+        request_recompute(study.patient_id)
+
+
+def _default(field: str) -> Any:
+    default = Observation._meta.get_field(field).get_default()
+    return default
