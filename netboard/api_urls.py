@@ -3,6 +3,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.routers import DefaultRouter
 
 from apps.core.api import AccessEventViewSet
+from apps.core.audit_api import AuditViewSet
 from apps.decisions.api import DecisionViewSet, MeetingViewSet
 from apps.imaging.api import LesionViewSet, ObservationViewSet, StudyViewSet
 from apps.patients.api import (
@@ -23,6 +24,7 @@ router.register("observations", ObservationViewSet, basename="observation")
 router.register("meetings", MeetingViewSet, basename="meeting")
 router.register("decisions", DecisionViewSet, basename="decision")
 router.register("access-events", AccessEventViewSet, basename="access-event")
+router.register("audit", AuditViewSet, basename="audit")
 
 urlpatterns = [
     path("", include(router.urls)),

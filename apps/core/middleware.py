@@ -69,3 +69,32 @@ class AuditContextMiddleware(HistoryMiddleware):
             "path": request.path,
             "source": "api" if request.path.startswith(("/api/", "/fhir/")) else "web",
         }
+
+
+class BodyLimitMiddleware:
+    """Refuse a body over NETBOARD_MAX_BODY_BYTES with 413 before reading it (a problem
+    document for API clients). Bodies without a Content-Length are still capped by Django's
+    DATA_UPLOAD_MAX_MEMORY_SIZE when read, which the API answers with 413 too."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from django.conf import settings
+
+        from apps.core.problems import problem_response
+
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if limit is not None and length > limit:
+            detail = (
+                f"The request body is {length} bytes; this server accepts at most {limit} "
+                "(NETBOARD_MAX_BODY_BYTES). Send fewer records per request."
+            )
+            if request.path.startswith(("/api/", "/fhir/")):
+                return problem_response(413, detail)
+            return HttpResponse(detail, status=413, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)

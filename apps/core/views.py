@@ -12,6 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from apps.core.access import record_access
+from apps.core.problems import problem_response
 from apps.patients.models import Patient
 
 logger = logging.getLogger(__name__)
@@ -70,13 +71,24 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "core/home.html", {"patients": patients})
 
 
+def _machine_client(request: HttpRequest) -> bool:
+    """API and FHIR clients get problem documents, never an HTML page."""
+    return request.path.startswith(("/api/", "/fhir/"))
+
+
 def permission_denied(request: HttpRequest, exception: Any = None) -> HttpResponse:
+    if _machine_client(request):
+        return problem_response(403, "You do not have permission to do this.")
     return render(request, "403.html", status=403)
 
 
 def page_not_found(request: HttpRequest, exception: Any = None) -> HttpResponse:
+    if _machine_client(request):
+        return problem_response(404, "There is no such resource or endpoint.")
     return render(request, "404.html", status=404)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    if _machine_client(request):
+        return problem_response(500, "An unexpected error occurred; it has been logged.")
     return render(request, "500.html", status=500)
