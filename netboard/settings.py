@@ -217,6 +217,19 @@ PGHISTORY_MIDDLEWARE_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 PGHISTORY_OBJ_FIELD = pghistory.ObjForeignKey(db_index=True)
 
 # --- REST framework ---------------------------------------------------------------------------
+
+
+def _rate(name: str, default: str) -> str:
+    """A rate such as `3000/min` (per second, min, hour or day)."""
+    value = env_str(name, default=default)
+    number, _, period = value.partition("/")
+    if not number.isdigit() or int(number) < 1 or period not in {"s", "sec", "min", "hour", "day"}:
+        raise ImproperlyConfigured(
+            f"{name} must look like 600/min (s, min, hour, day); got {value!r}."
+        )
+    return value
+
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "apps.core.auth.ApiTokenAuthentication",
@@ -226,6 +239,15 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "apps.core.pagination.StrictLimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "apps.core.throttles.TokenRateThrottle",
+        "apps.core.throttles.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "token": _rate("NETBOARD_API_RATE_TOKEN", "3000/min"),
+        "user": _rate("NETBOARD_API_RATE_USER", "600/min"),
+        "anon": _rate("NETBOARD_API_RATE_ANON", "60/min"),
+    },
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -36,6 +36,7 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
             .first()
         )
         if token is None or not token.user.is_active:
+            _count_failed_attempt(request)
             raise exceptions.AuthenticationFailed("Invalid or revoked token.")
         now = timezone.now()
         if token.last_used_at is None or now - token.last_used_at > _LAST_USED_RESOLUTION:
@@ -46,3 +47,13 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return self.keyword
+
+
+def _count_failed_attempt(request: Request) -> None:
+    """Wrong keys count against the client address (NETBOARD_API_RATE_ANON): guessing keys gets
+    429 with Retry-After. DRF checks throttles only after authentication succeeds, hence here."""
+    from apps.core.throttles import AnonymousRateThrottle
+
+    throttle = AnonymousRateThrottle()
+    if not throttle.allow_request(request, None):
+        raise exceptions.Throttled(wait=throttle.wait())

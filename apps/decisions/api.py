@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Model
 from rest_framework import exceptions, serializers
@@ -19,10 +20,29 @@ class DecisionConflict(exceptions.APIException):
     default_code = "decision_signed"
 
 
+class MeetingFilter(django_filters.FilterSet):
+    held_after = django_filters.DateFilter(field_name="held_on", lookup_expr="gte")
+    held_before = django_filters.DateFilter(field_name="held_on", lookup_expr="lte")
+    patient = django_filters.NumberFilter(field_name="cases__patient", distinct=True)
+
+    class Meta:
+        model = Meeting
+        fields = ["held_on"]
+
+
+class DecisionFilter(django_filters.FilterSet):
+    patient = django_filters.NumberFilter(field_name="case__patient")
+    mrn = django_filters.CharFilter(field_name="case__patient__mrn")
+
+    class Meta:
+        model = Decision
+        fields = ["case", "recommendation"]
+
+
 class MeetingViewSet(AccessLoggedViewSet):
     queryset = Meeting.objects.prefetch_related("cases")
     serializer_class = MeetingSerializer
-    filterset_fields = ["held_on"]
+    filterset_class = MeetingFilter
 
     def patient_ids(self, objects: Iterable[Model]) -> list[int]:
         return [case.patient_id for meeting in objects for case in meeting.cases.all()]
@@ -31,7 +51,7 @@ class MeetingViewSet(AccessLoggedViewSet):
 class DecisionViewSet(AccessLoggedViewSet):
     queryset = Decision.objects.select_related("case")
     serializer_class = DecisionSerializer
-    filterset_fields = ["case", "recommendation"]
+    filterset_class = DecisionFilter
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def patient_ids(self, objects: Iterable[Model]) -> list[int]:

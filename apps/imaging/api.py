@@ -30,10 +30,35 @@ class StudyFilter(django_filters.FilterSet):
         fields = ["patient", "tracer", "tracer_class", "modality", "post_therapy", "status"]
 
 
+class LesionFilter(django_filters.FilterSet):
+    mrn = django_filters.CharFilter(field_name="patient__mrn")
+
+    class Meta:
+        model = Lesion
+        fields = ["patient", "site", "nodal", "is_primary"]
+
+
+class ObservationFilter(django_filters.FilterSet):
+    patient = django_filters.NumberFilter(field_name="patient_id")
+    mrn = django_filters.CharFilter(field_name="patient__mrn")
+    tracer_class = django_filters.ChoiceFilter(
+        field_name="study__tracer_class",
+        choices=ImagingStudy._meta.get_field("tracer_class").choices,
+    )
+    performed_after = django_filters.DateFilter(field_name="study__performed_on", lookup_expr="gte")
+    performed_before = django_filters.DateFilter(
+        field_name="study__performed_on", lookup_expr="lte"
+    )
+
+    class Meta:
+        model = Observation
+        fields = ["study", "lesion", "state", "target"]
+
+
 class LesionViewSet(AccessLoggedViewSet):
     queryset = Lesion.objects.all()
     serializer_class = LesionSerializer
-    filterset_fields = ["patient", "site"]
+    filterset_class = LesionFilter
 
 
 class StudyViewSet(AccessLoggedViewSet):
@@ -92,4 +117,4 @@ class StudyViewSet(AccessLoggedViewSet):
 class ObservationViewSet(AccessLoggedViewSet):
     queryset = Observation.objects.select_related("study")
     serializer_class = ObservationSerializer
-    filterset_fields = ["study", "lesion", "state"]
+    filterset_class = ObservationFilter

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import django_filters
 from django.db.models import Model
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -22,10 +23,20 @@ from apps.scoring import services as scoring
 from apps.scoring.serializers import PhenotypeSerializer, RecomputeSerializer
 
 
+def _owned_filter(model: type[Model], *fields: str) -> type[django_filters.FilterSet]:
+    """A filter set for a patient-owned resource: ?patient=, ?mrn= and the given fields."""
+    meta = type("Meta", (), {"model": model, "fields": ["patient", *fields]})
+    return type(
+        f"{model.__name__}Filter",
+        (django_filters.FilterSet,),
+        {"mrn": django_filters.CharFilter(field_name="patient__mrn"), "Meta": meta},
+    )
+
+
 class PatientViewSet(AccessLoggedViewSet):
     queryset = Patient.objects.all()
     serializer_class = PatientSerializer
-    filterset_fields = ["mrn", "primary_site"]
+    filterset_fields = ["mrn", "primary_site", "histology", "sex"]
 
     def patient_ids(self, objects: Iterable[Model]) -> list[int]:
         return [obj.pk for obj in objects]
@@ -74,16 +85,16 @@ class PatientViewSet(AccessLoggedViewSet):
 class PathologyViewSet(AccessLoggedViewSet):
     queryset = Pathology.objects.all()
     serializer_class = PathologySerializer
-    filterset_fields = ["patient"]
+    filterset_class = _owned_filter(Pathology, "who_grade")
 
 
 class BiomarkerViewSet(AccessLoggedViewSet):
     queryset = Biomarker.objects.all()
     serializer_class = BiomarkerSerializer
-    filterset_fields = ["patient", "analyte"]
+    filterset_class = _owned_filter(Biomarker, "analyte")
 
 
 class TreatmentViewSet(AccessLoggedViewSet):
     queryset = Treatment.objects.prefetch_related("cycles")
     serializer_class = TreatmentSerializer
-    filterset_fields = ["patient", "kind"]
+    filterset_class = _owned_filter(Treatment, "kind")

@@ -11,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = (ROOT / "netboard" / "settings.py").read_text()
 # env_str("NAME", ...), env_int(\n    "NAME", ...), and so on.
-READ = sorted(set(re.findall(r'env_[a-z_]+\(\s*"([A-Z][A-Z0-9_]+)"', SETTINGS)))
+READ = sorted(set(re.findall(r'(?:env_[a-z_]+|_rate)\(\s*"([A-Z][A-Z0-9_]+)"', SETTINGS)))
 
 
 def test_the_settings_file_reads_variables() -> None:
