@@ -266,6 +266,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "ENUM_NAME_OVERRIDES": {"AssessmentStatusEnum": "apps.scoring.serializers.ASSESSMENT_STATUS"},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "apps.core.schema_glossary.describe_fields",
+    ],
 }
 
 # --- Security: on whenever DJANGO_DEBUG=0 -----------------------------------------------------
