@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "apps.imaging",
     "apps.scoring",
     "apps.decisions",
+    "apps.fhir",
 ]
 
 MIDDLEWARE = [

@@ -11,6 +11,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("netboard.api_urls")),
+    path("fhir/R4/", include("apps.fhir.urls")),
 ]
 
 handler403 = "apps.core.views.permission_denied"

@@ -15,6 +15,9 @@ from rest_framework.response import Response
 from apps.core import idempotency
 from apps.core.access import record_access
 
+# Actions that change one record (run in a transaction, so the row can be locked). Not the
+# request method: DRF's OPTIONS metadata asks for the object under a pretend PUT.
+WRITE_ACTIONS = {"update", "partial_update", "destroy", "replace_observations"}
 # Actions whose response is one record (or, for the complete read, one study's observations).
 ETAG_ACTIONS = {"retrieve", "create", "update", "partial_update", "replace_observations"}
 
@@ -71,7 +74,7 @@ class AccessLoggedViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
         return page
 
     def get_object(self) -> Any:
-        if self.request.method in {"PUT", "PATCH", "DELETE"}:
+        if self.action in WRITE_ACTIONS:
             # Locked until the write commits: concurrent writers with the same If-Match
             # serialize here, and all but the first see the new ETag and get 412.
             self.queryset = self.get_queryset().select_for_update(of=("self",))

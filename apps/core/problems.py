@@ -8,6 +8,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.db import IntegrityError
+from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404, HttpResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -65,6 +67,12 @@ def problem_response(status_code: int, detail: str) -> HttpResponse:
     return HttpResponse(json.dumps(body), status=status_code, content_type=PROBLEM_CONTENT_TYPE)
 
 
+class Conflict(exceptions.APIException):
+    status_code = 409
+    default_detail = "The request conflicts with the current state of the record."
+    default_code = "conflict"
+
+
 class BodyTooLarge(exceptions.APIException):
     status_code = 413
     default_detail = "The request body is larger than this server accepts."
@@ -86,6 +94,21 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         exc = BodyTooLarge(
             f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes "
             "(NETBOARD_MAX_BODY_BYTES); send fewer records per request."
+        )
+    # Django's RestrictedError and ProtectedError are IntegrityErrors: test them first.
+    if isinstance(exc, RestrictedError | ProtectedError):
+        exc = Conflict(
+            "Other records depend on this one (e.g. post-therapy scans on a treatment); "
+            "change or remove them first."
+        )
+    elif isinstance(exc, IntegrityError):
+        # A database rule refused the write: bad input the serializers did not catch. Name the
+        # rule; never answer 500 for it.
+        cause = exc.__cause__
+        rule = getattr(getattr(cause, "diag", None), "constraint_name", None) or "a data rule"
+        logger.warning("database refused a write: %s", rule)
+        exc = exceptions.ValidationError(
+            {"non_field_errors": [f"The database refused this change ({rule})."]}
         )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()

@@ -132,8 +132,10 @@ class ImagingStudy(ClinicalRecord):
     tracer = models.CharField(max_length=24, choices=Tracer.choices)
     tracer_class = models.CharField(max_length=10, choices=TracerClass.choices, editable=False)
     post_therapy = models.BooleanField(default=False)
+    # RESTRICT: a treatment with post-therapy scans cannot be deleted on its own (it would
+    # leave a cycle number without its treatment); deleting the whole patient still works.
     treatment = models.ForeignKey(
-        Treatment, on_delete=models.SET_NULL, null=True, blank=True, related_name="studies"
+        Treatment, on_delete=models.RESTRICT, null=True, blank=True, related_name="studies"
     )
     cycle_number = models.PositiveSmallIntegerField(null=True, blank=True)
     blood_pool_suv = models.DecimalField(max_digits=8, decimal_places=3, null=True, blank=True)

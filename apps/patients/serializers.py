@@ -39,6 +39,9 @@ class PatientSerializer(serializers.ModelSerializer):
         extra_kwargs = {
             "height_cm": {"min_value": 1},
             "weight_kg": {"min_value": 1},
+            # null means "not recorded"; an empty string is not a code.
+            "histology": {"allow_blank": False},
+            "ppgl_cluster": {"allow_blank": False},
         }
 
 

@@ -101,3 +101,45 @@ def test_an_unexpected_error_is_a_500_problem_without_internals(
     response = client.get("/api/v1/lesions/")
     body = assert_problem(response, 500)
     assert "secret" not in response.content.decode() and "DEMO-0001" not in body["detail"]
+
+
+def test_an_empty_code_is_refused_by_the_serializer_not_the_database(
+    token_client: Callable[..., APIClient],
+) -> None:
+    """Found by the fuzzer: "" passed the serializer and hit a database check (a 500)."""
+    body = {"mrn": "E-1", "family_name": "X", "ppgl_cluster": "", "histology": ""}
+    response = token_client("reader").post("/api/v1/patients/", body, format="json")
+    errors = assert_problem(response, 400)["errors"]
+    assert {"ppgl_cluster", "histology"} <= set(errors)
+
+
+def test_a_database_rule_the_serializers_miss_is_a_400_naming_the_rule(
+    token_client: Callable[..., APIClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from apps.patients.serializers import PatientSerializer
+
+    # Take out the serializer's own check, so the database's rule is what refuses the value.
+    monkeypatch.setattr(PatientSerializer, "validate", lambda self, attrs: {**attrs, "sex": "x"})
+    response = token_client("reader").post(
+        "/api/v1/patients/", {"mrn": "E-2", "family_name": "X"}, format="json"
+    )
+    body = assert_problem(response, 400)
+    assert "patient_sex_valid" in str(body["errors"])
+
+
+def test_a_treatment_with_post_therapy_scans_cannot_be_deleted_alone(
+    token_client: Callable[..., APIClient],
+) -> None:
+    from apps.patients.models import Patient
+    from tests.factories import StudyFactory, TreatmentFactory
+
+    treatment = TreatmentFactory()
+    StudyFactory(
+        patient=treatment.patient, tracer="lu177_dotatate", modality="spect_ct",
+        post_therapy=True, treatment=treatment, cycle_number=1,
+    )  # fmt: skip
+    client = token_client("reader")
+    assert_problem(client.delete(f"/api/v1/treatments/{treatment.pk}/"), 409)
+    # The whole patient can still go (found by the FHIR round trip: it used to fail).
+    assert client.delete(f"/api/v1/patients/{treatment.patient_id}/").status_code == 204
+    assert not Patient.objects.filter(pk=treatment.patient_id).exists()

@@ -47,7 +47,9 @@ def concrete(pattern: str) -> str:
     url = _fill_named_groups(pattern)
     url = url.replace("<drf_format_suffix:format>", ".json")
     url = re.sub(r"<(?:\w+:)?\w+>", "1", url)
-    for token, replacement in (("^", ""), ("$", ""), ("\\Z", ""), ("\\.", "."), ("/?", "/")):
+    # A $ before a name is literal (FHIR's $everything); elsewhere it is an anchor.
+    url = re.sub(r"\\?\$(?!\w)", "", url).replace("\\$", "$")
+    for token, replacement in (("^", ""), ("\\Z", ""), ("\\.", "."), ("/?", "/")):
         url = url.replace(token, replacement)
     return "/" + url
 
@@ -70,7 +72,7 @@ def test_every_url_needs_authentication(client, url: str) -> None:  # type: igno
         assert client.get(url).status_code == 200
         return
     response = client.get(url)
-    if url.startswith("/api/"):
+    if url.startswith(("/api/", "/fhir/")):
         assert response.status_code == 401, url
     else:
         assert response.status_code == 302, url
