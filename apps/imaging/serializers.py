@@ -8,7 +8,7 @@ from rest_framework import serializers
 from apps.imaging.models import ANATOMIC_MODALITIES, ImagingStudy, Lesion, Observation, Tracer
 from apps.patients.serializers import not_in_future
 from apps.scoring.rules.tracers import THERAPEUTIC_TRACERS, TRACER_CLASS
-from apps.scoring.selectors import observation_uptake
+from apps.scoring.selectors import observation_uptake, rules_thresholds
 
 
 class LesionSerializer(serializers.ModelSerializer):
@@ -63,9 +63,14 @@ class ObservationSerializer(serializers.ModelSerializer):
         }
 
     def _uptake(self, obs: Observation) -> Any:
+        # Per response: the thresholds are read once, each observation scored once for both
+        # of its computed fields.
         cache = self.context.setdefault("_uptake", {})
         if obs.pk not in cache:
-            cache[obs.pk] = observation_uptake(obs, obs.study)
+            thresholds = self.context.get("_thresholds")
+            if thresholds is None:
+                thresholds = self.context["_thresholds"] = rules_thresholds()
+            cache[obs.pk] = observation_uptake(obs, obs.study, thresholds)
         return cache[obs.pk]
 
     @extend_schema_field(serializers.IntegerField(allow_null=True, min_value=0, max_value=4))

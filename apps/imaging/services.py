@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.imaging.models import ImagingStudy, Observation
@@ -62,12 +62,51 @@ def replace_observations(study: ImagingStudy, items: Sequence[dict[str, Any]]) -
         if gone:
             Observation.objects.filter(pk__in=gone).delete()
         if changed:
-            Observation.objects.bulk_update(changed, [*READ_FIELDS, "updated_at"])
+            _update_rows(changed)
         if created:
             Observation.objects.bulk_create(created)
         ImagingStudy.objects.filter(pk=study.pk).update(updated_at=now)
         study.updated_at = now
         request_recompute(study.patient_id)
+
+
+# Column types for the VALUES list of _update_rows (a NULL alone has no type).
+_TYPES = {
+    "state": "varchar",
+    "suv_max": "numeric",
+    "suv_peak": "numeric",
+    "krenning_visual": "smallint",
+    "krenning_min": "smallint",
+    "krenning_max": "smallint",
+    "fdg_visual": "varchar",
+    "fdg_vs_sstr": "varchar",
+    "long_axis_mm": "numeric",
+    "short_axis_mm": "numeric",
+    "volume_ml": "numeric",
+    "heterogeneous": "boolean",
+    "target": "boolean",
+    "updated_at": "timestamptz",
+}
+
+
+def _update_rows(observations: list[Observation]) -> None:
+    """All changed rows in one ``UPDATE … FROM (VALUES …)``. Django's bulk_update builds a CASE
+    expression per field and row, which PostgreSQL plans slowly (120 ms for 40 rows of 14
+    fields); this takes a few milliseconds. The row triggers (audit, input version) still fire."""
+    columns = list(_TYPES)
+    row = "(%s::bigint, " + ", ".join(f"%s::{_TYPES[c]}" for c in columns) + ")"
+    sql = (
+        f"UPDATE imaging_observation AS o SET {', '.join(f'{c} = v.{c}' for c in columns)} "  # noqa: S608 - fixed names
+        f"FROM (VALUES {', '.join([row] * len(observations))}) AS v(id, {', '.join(columns)}) "
+        "WHERE o.id = v.id"
+    )
+    params = [
+        value
+        for obs in observations
+        for value in [obs.pk, *(getattr(obs, column) for column in columns)]
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def _default(field: str) -> Any:

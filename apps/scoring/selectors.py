@@ -125,7 +125,7 @@ def patient_rules_input(patient_id: int) -> PatientIn:
 _date = date.fromisoformat
 
 
-def observation_uptake(observation: Any, study: Any) -> Any:
+def observation_uptake(observation: Any, study: Any, thresholds: Thresholds | None = None) -> Any:
     """The §2 uptake grade (``Uptake``: computed Krenning score and flags) of one observation
     model on its study model, as the API shows it beside the reader's entry."""
     from apps.scoring.rules import score_observation
@@ -158,5 +158,5 @@ def observation_uptake(observation: Any, study: Any) -> Any:
             study.liver_suv_sd,
             study.spleen_suv,
         ),
-        rules_thresholds(),
+        thresholds or rules_thresholds(),
     )

@@ -1,0 +1,167 @@
+"""Benchmark of the REST API against a hello-world DRF endpoint, in one run (issue 4).
+
+Through the whole Django stack in-process (middleware, token authentication, DRF, PostgreSQL),
+median wall time of: a hello-world DRF endpoint (the baseline); GET of a 100-patient page; GET
+of a study with 40 observations; the complete-read PUT of 40 observations. Target: each within
+4x the hello-world median.
+
+    .venv/bin/python bench/bench_api.py [--rounds 200]
+    BENCH_PROFILE="PUT 40 observations" .venv/bin/python bench/bench_api.py   # cProfile one case
+
+Uses its own database (BENCH_API_DATABASE_URL, default
+postgres://postgres@127.0.0.1:5432/netboard_bench_api, dropped and created).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATABASE_URL = os.environ.get(
+    "BENCH_API_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/netboard_bench_api"
+)
+# A broker as in production: a write queues its recompute and returns (no worker runs here;
+# the queue is emptied at the end). Without one the recompute would run inside the request.
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8")
+ENV = {
+    **os.environ,
+    "DATABASE_URL": DATABASE_URL,
+    "DJANGO_DEBUG": "1",
+    "REDIS_URL": REDIS_URL,
+    "CELERY_BROKER_URL": REDIS_URL,
+}
+os.environ.clear()
+os.environ.update(ENV)
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "netboard.settings")
+sys.path.insert(0, str(ROOT))
+
+
+def prepare_database() -> None:
+    import psycopg
+
+    server, name = DATABASE_URL.rsplit("/", 1)
+    with psycopg.connect(
+        server.replace("postgres://", "postgresql://") + "/postgres", autocommit=True
+    ) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    subprocess.run(  # noqa: S603 - fixed interpreter and arguments
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=ENV, check=True
+    )
+
+
+def median_ms(call: Callable[[], object], rounds: int) -> float:
+    for _ in range(10):
+        call()
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=200)
+    args = parser.parse_args()
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    prepare_database()
+    import django
+
+    django.setup()
+    from datetime import date
+    from decimal import Decimal
+
+    from django.test import Client, override_settings
+
+    from apps.core.tokens import api_token_create
+    from apps.imaging.models import ImagingStudy, Lesion, Observation
+    from apps.patients.models import Patient
+
+    patients = Patient.objects.bulk_create(
+        Patient(mrn=f"API-{n:04d}", family_name=f"Bench{n}", sex="female") for n in range(120)
+    )
+    study = ImagingStudy.objects.create(
+        patient=patients[0],
+        performed_on=date(2024, 3, 1),
+        modality="pet_ct",
+        tracer="ga68_dotatate",
+        blood_pool_suv=Decimal("1.5"),
+        liver_suv=Decimal("6"),
+        spleen_suv=Decimal("18"),
+    )
+    lesions = Lesion.objects.bulk_create(
+        Lesion(patient=patients[0], label=f"L{n}", site="liver") for n in range(40)
+    )
+    Observation.objects.bulk_create(
+        Observation(study=study, lesion=lesion, patient=patients[0], suv_max=Decimal("12.5"))
+        for lesion in lesions
+    )
+    _token, key = api_token_create(name="bench", role="admin")
+    auth = {"HTTP_AUTHORIZATION": f"Token {key}"}
+    body = [{"lesion": lesion.pk, "suv_max": "14.0", "krenning_visual": 3} for lesion in lesions]
+    rest = {
+        "DEFAULT_THROTTLE_CLASSES": [],
+        **{k: v for k, v in django.conf.settings.REST_FRAMEWORK.items() if "THROTTLE" not in k},
+    }
+    flip = iter(range(10**9))
+
+    def put() -> object:
+        # Alternate two reads, so that every round really changes 40 rows.
+        value = "14.0" if next(flip) % 2 else "15.0"
+        data = [{**item, "suv_max": value} for item in body]
+        return client.put(
+            f"/api/v1/studies/{study.pk}/observations/",
+            data,
+            content_type="application/json",
+            **auth,
+        )
+
+    with override_settings(
+        ROOT_URLCONF="bench.urls_bench", REST_FRAMEWORK=rest, ALLOWED_HOSTS=["testserver"]
+    ):
+        client = Client()
+        cases = {
+            "hello world (baseline)": lambda: client.get("/bench/hello/", **auth),
+            "GET 100 patients": lambda: client.get("/api/v1/patients/?limit=100", **auth),
+            "GET study, 40 observations": lambda: client.get(
+                f"/api/v1/studies/{study.pk}/", **auth
+            ),
+            "PUT 40 observations": put,
+        }
+        for name, call in cases.items():
+            response = call()
+            assert response.status_code == 200, (name, response.status_code)  # type: ignore[attr-defined]
+        if os.environ.get("BENCH_PROFILE"):
+            import cProfile
+            import pstats
+
+            target = cases[os.environ["BENCH_PROFILE"]]
+            profile = cProfile.Profile()
+            profile.runcall(lambda: [target() for _ in range(20)])
+            pstats.Stats(profile).sort_stats("cumulative").print_stats(30)
+            return
+        results = {name: median_ms(call, args.rounds) for name, call in cases.items()}
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    baseline = results["hello world (baseline)"]
+    for name, ms in results.items():
+        ratio = ms / baseline
+        verdict = "" if name.startswith("hello") else ("OK" if ratio <= 4 else "MISSED")
+        print(f"{name:30s} {ms:7.2f} ms median  {ratio:5.1f}x  {verdict}")
+    print("target: each within 4x the hello-world median")
+
+
+if __name__ == "__main__":
+    main()
