@@ -47,17 +47,9 @@ sys.path.insert(0, str(ROOT))
 
 
 def prepare_database() -> None:
-    import psycopg
+    from benchdb import fresh_database
 
-    server, name = DATABASE_URL.rsplit("/", 1)
-    with psycopg.connect(
-        server.replace("postgres://", "postgresql://") + "/postgres", autocommit=True
-    ) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    subprocess.run(  # noqa: S603 - fixed interpreter and arguments
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=ENV, check=True
-    )
+    fresh_database(DATABASE_URL, ENV)
 
 
 def build_cohort(patients: int, timepoints: int, lesions: int) -> None:

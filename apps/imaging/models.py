@@ -222,6 +222,25 @@ def _krenning_range(field: str) -> models.CheckConstraint:
     )
 
 
+# What a reader enters for one lesion on one study (everything but ids, study and lesion), in
+# API order: the complete-read PUT and the serializers share it.
+OBSERVATION_READ_FIELDS = (
+    "state",
+    "suv_max",
+    "suv_peak",
+    "krenning_visual",
+    "krenning_min",
+    "krenning_max",
+    "fdg_visual",
+    "fdg_vs_sstr",
+    "long_axis_mm",
+    "short_axis_mm",
+    "volume_ml",
+    "heterogeneous",
+    "target",
+)
+
+
 @audited()
 class Observation(ClinicalRecord):
     """One lesion on one study.

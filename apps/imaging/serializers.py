@@ -5,7 +5,14 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apps.imaging.models import ANATOMIC_MODALITIES, ImagingStudy, Lesion, Observation, Tracer
+from apps.imaging.models import (
+    ANATOMIC_MODALITIES,
+    OBSERVATION_READ_FIELDS,
+    ImagingStudy,
+    Lesion,
+    Observation,
+    Tracer,
+)
 from apps.patients.serializers import not_in_future
 from apps.scoring.rules.tracers import THERAPEUTIC_TRACERS, TRACER_CLASS
 from apps.scoring.selectors import observation_uptake, rules_thresholds
@@ -34,19 +41,7 @@ class ObservationSerializer(serializers.ModelSerializer):
             "id",
             "study",
             "lesion",
-            "state",
-            "suv_max",
-            "suv_peak",
-            "krenning_visual",
-            "krenning_min",
-            "krenning_max",
-            "fdg_visual",
-            "fdg_vs_sstr",
-            "long_axis_mm",
-            "short_axis_mm",
-            "volume_ml",
-            "heterogeneous",
-            "target",
+            *OBSERVATION_READ_FIELDS,
             "krenning_computed",
             "flags",
         ]

@@ -8,24 +8,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from apps.imaging.models import ImagingStudy, Observation
-
-# The fields of an observation a complete read sets (everything but ids and the study).
-READ_FIELDS = (
-    "state",
-    "suv_max",
-    "suv_peak",
-    "krenning_visual",
-    "krenning_min",
-    "krenning_max",
-    "fdg_visual",
-    "fdg_vs_sstr",
-    "long_axis_mm",
-    "short_axis_mm",
-    "volume_ml",
-    "heterogeneous",
-    "target",
-)
+from apps.imaging.models import OBSERVATION_READ_FIELDS, ImagingStudy, Observation
 
 
 def replace_observations(study: ImagingStudy, items: Sequence[dict[str, Any]]) -> None:
@@ -46,7 +29,7 @@ def replace_observations(study: ImagingStudy, items: Sequence[dict[str, Any]]) -
         changed: list[Observation] = []
         created: list[Observation] = []
         for lesion_id, item in wanted.items():
-            values = {field: item.get(field, _default(field)) for field in READ_FIELDS}
+            values = {field: item.get(field, _default(field)) for field in OBSERVATION_READ_FIELDS}
             obs = existing.get(lesion_id)
             if obs is None:
                 created.append(
