@@ -57,4 +57,5 @@ def test_no_server_errors_and_responses_match_the_schema(case: Any, auth: dict[s
     rest = {**django_settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_CLASSES": []}
     with override_settings(REST_FRAMEWORK=rest):
         response = case.call(headers=auth)
+    assert response.status_code < 500, (case.method, case.path, response.text[:300])
     case.validate_response(response, checks=[not_a_server_error, response_schema_conformance])
