@@ -4,23 +4,32 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.db import connection
 from django.http import HttpRequest
-
-from apps.core.models import AccessEvent
+from django.utils import timezone
 
 
 def record_access(request: HttpRequest, patient_ids: Iterable[int], action: str) -> None:
-    """Write one access event per patient shown (one INSERT for the lot)."""
+    """Write one access event per patient shown, in one INSERT for the lot (a page of 100
+    patients costs one statement, not 100 model instances)."""
+    ids = sorted(set(patient_ids))
+    if not ids:
+        return
     user = getattr(request, "user", None)
     authenticated = bool(user is not None and user.is_authenticated)
-    common = {
-        "user_id": user.pk if authenticated else None,
-        "username": user.get_username() if authenticated else "",
-        "api_system": getattr(request, "api_system", ""),
-        "action": action,
-        "path": request.path[:255],
-        "request_id": getattr(request, "request_id", ""),
-    }
-    events = [AccessEvent(patient_id=pid, **common) for pid in sorted(set(patient_ids))]
-    if events:
-        AccessEvent.objects.bulk_create(events)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO core_accessevent "
+            "(at, user_id, username, api_system, patient_id, action, path, request_id) "
+            "SELECT %s, %s, %s, %s, patient_id, %s, %s, %s FROM unnest(%s::bigint[]) AS patient_id",
+            [
+                timezone.now(),
+                user.pk if authenticated else None,  # type: ignore[union-attr]
+                user.get_username() if authenticated else "",  # type: ignore[union-attr]
+                getattr(request, "api_system", ""),
+                action[:64],
+                request.path[:255],
+                getattr(request, "request_id", ""),
+                ids,
+            ],
+        )

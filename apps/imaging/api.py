@@ -90,22 +90,30 @@ class StudyViewSet(AccessLoggedViewSet):
             )
         lesions = {lesion.pk: lesion for lesion in Lesion.objects.filter(patient=study.patient_id)}
         context = {**self.get_serializer_context(), "study": study, "lesions": lesions}
+        # One item serializer for all items: its fields are built once, not once per item.
+        reader = ObservationReadItemSerializer(context=context)
         errors: dict[str, Any] = {}
         items: list[dict[str, Any]] = []
-        seen: dict[int, int] = {}
         for index, data in enumerate(request.data):
-            item = ObservationReadItemSerializer(data=data, context=context)
-            if not item.is_valid():
-                for field, messages in item.errors.items():
+            try:
+                items.append(reader.run_validation(data))
+            except serializers.ValidationError as exc:
+                detail = (
+                    exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+                )
+                for field, messages in detail.items():
                     errors[f"{index}.{field}"] = messages
+                items.append({})
+        seen: dict[int, int] = {}
+        for index, item in enumerate(items):
+            if not item:
                 continue
-            lesion_id = item.validated_data["lesion"].pk
+            lesion_id = item["lesion"].pk
             if lesion_id in seen:
                 errors[f"{index}.lesion"] = [
                     f"Lesion {lesion_id} is already in item {seen[lesion_id]}: one per lesion."
                 ]
             seen[lesion_id] = index
-            items.append(item.validated_data)
         if errors:
             raise serializers.ValidationError(errors)
         services.replace_observations(study, items)
