@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from .groups import NOT_CLASSIFIABLE, group_result, karfis, zidan
+from .groups import NOT_CLASSIFIABLE, ZidanClasses, group_result, karfis, zidan
 from .inputs import Thresholds
 from .netpet import (
     P2,
@@ -40,7 +40,7 @@ class DualTracer(NamedTuple):
     grade: str | None
     biopsy_target: int | None
     unknown_comparison: list[int]
-    lesions_by_pattern: dict[str, list[int]]
+    by_pattern: list[list[int]]  # graded lesion ids per NETPET pattern index (netpet.P0-P5)
     discordant: list[int]  # SSTR-negative and FDG-positive under either threshold set (§6)
 
 
@@ -88,6 +88,7 @@ def without_fdg(thresholds: Thresholds, reason: str) -> tuple[JSON, JSON, JSON]:
 
 def grade_timepoint(
     graded: Sequence[PairedLesion],
+    liver_classes: ZidanClasses,
     sstr_liver: Decimal | None,
     fdg_liver: Decimal | None,
     thresholds: Thresholds,
@@ -97,16 +98,17 @@ def grade_timepoint(
 ) -> DualTracer:
     """Grade one dual-tracer timepoint (DOMAIN.md §4.1-§4.3).
 
-    ``graded`` is in lesion-id order. ``provisional`` says whether unpaired or ungradable lesions
-    already make the result provisional; NETPET is also provisional when a lesion's
-    FDG-versus-SSTR comparison is unknown. With no graded lesion all three grades are
-    ``not_classifiable``, with no representative lesion and no biopsy target.
+    ``graded`` is in lesion-id order, and ``liver_classes`` sorts the same lesions for Zidan.
+    ``provisional`` says whether unpaired or ungradable lesions already make the result
+    provisional; NETPET is also provisional when a lesion's FDG-versus-SSTR comparison is
+    unknown. With no graded lesion all three grades are ``not_classifiable``, with no
+    representative lesion and no biopsy target.
     """
     used = thresholds_used(thresholds)
     if not graded:
         reason = "No lesion was graded on both the SSTR PET and the FDG PET."
         results = _ungraded(NOT_CLASSIFIABLE, reason, provisional, used, zidan_note)
-        return DualTracer(*results, None, NOT_CLASSIFIABLE, None, [], {}, [])
+        return DualTracer(*results, None, NOT_CLASSIFIABLE, None, [], [[], [], [], [], [], []], [])
 
     lesions = netpet_lesions(graded, sstr_liver, fdg_liver, thresholds.netpet_equal_tolerance)
     pattern_index, suffix = grade_of(lesions)
@@ -130,18 +132,19 @@ def grade_timepoint(
         "provisional": provisional or bool(lesions.unknown),
         "thresholds": used["netpet"],
     }
-    zidan_result, zidan_4 = zidan(graded, names, provisional, used["zidan"], zidan_note)
-    p5 = lesions.by_pattern[P5]
+    zidan_4 = liver_classes.sstr_negative_fdg_positive
+    by_pattern = lesions.by_pattern
+    p5 = by_pattern[P5]
     # A biopsy target only when some lesion is FDG-positive: P2-P5 are exactly those lesions.
-    any_fdg_positive = any(lesions.by_pattern[p] for p in (P2, P3, P4, P5))
+    any_fdg_positive = bool(by_pattern[P2] or by_pattern[P3] or by_pattern[P4] or by_pattern[P5])
     return DualTracer(
         netpet=netpet,
-        karfis=karfis(lesions.by_pattern, names, provisional, used["karfis"]),
-        zidan=zidan_result,
+        karfis=karfis(by_pattern, names, provisional, used["karfis"]),
+        zidan=zidan(liver_classes, names, provisional, used["zidan"], zidan_note),
         pattern=pattern,
         grade=grade,
         biopsy_target=representative if any_fdg_positive else None,
         unknown_comparison=lesions.unknown,
-        lesions_by_pattern={PATTERNS[p]: ids for p, ids in enumerate(lesions.by_pattern) if ids},
+        by_pattern=by_pattern,
         discordant=sorted(set(p5).union(zidan_4)) if zidan_4 else p5,
     )

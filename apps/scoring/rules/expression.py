@@ -5,11 +5,22 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from .inputs import ObservationIn, Thresholds
-from .scale import ABOVE_LIVER
-from .uptake import SCORE, ScoredStudy
 from .wording import count, is_are
 
-_SCORES = range(5)  # Krenning 0-4
+KRENNING_SCORES = range(5)  # Krenning 0-4
+
+
+class SstrTally(NamedTuple):
+    """The SSTR study's evaluable lesions (those with a score), in lesion-id order.
+
+    Gathered by ``phenotype`` in its one pass over a timepoint's lesions; every list is appended
+    to in that pass, lesion by lesion.
+    """
+
+    counts: list[int]  # lesions per Krenning score 0-4
+    evaluable: list[ObservationIn]
+    low: list[int]  # lesion ids at Krenning 0-2 (below ABOVE_LIVER)
+    marked: list[ObservationIn]  # marked ``target``
 
 
 class Expression(NamedTuple):
@@ -28,29 +39,14 @@ def is_heterogeneous(obs: ObservationIn) -> bool:
     return obs.heterogeneous or (low is not None and high is not None and low != high)
 
 
-def sstr_expression(scored: ScoredStudy, thresholds: Thresholds) -> Expression:
+def sstr_expression(tally: SstrTally, thresholds: Thresholds) -> Expression:
     """Counts per Krenning score, adequate share, majority low and heterogeneity (§5).
 
-    ``scored`` is the SSTR study, every observation in lesion-id order; lesions with no score
-    (not evaluable, ungradable) are left out. "More than half" is strict, "≥ 50%" inclusive, and
-    empty sets give false (DOMAIN.md §2.1).
+    ``tally`` holds the SSTR study's lesions with a score (not evaluable and ungradable ones are
+    left out; not seen counts as 0), whether paired with an FDG PET or not. "More than half" is
+    strict, "≥ 50%" inclusive, and empty sets give false (DOMAIN.md §2.1).
     """
-    counts = [0, 0, 0, 0, 0]
-    low: list[int] = []
-    marked: list[ObservationIn] = []
-    evaluable: list[ObservationIn] = []
-    for obs, grade in zip(scored.observations, scored.grades, strict=True):
-        score = grade[SCORE]
-        if score is None:
-            continue
-        if score not in _SCORES:
-            raise ValueError(f"lesion {obs.lesion}: Krenning score {score} is outside 0-4")
-        counts[score] += 1
-        evaluable.append(obs)
-        if score < ABOVE_LIVER:
-            low.append(obs.lesion)
-        if obs.target:
-            marked.append(obs)
+    counts, evaluable, low, marked = tally
     n = len(evaluable)
     adequate = n - len(low)
     majority_low = len(low) > thresholds.majority_low_share * n
@@ -70,7 +66,7 @@ def sstr_expression(scored: ScoredStudy, thresholds: Thresholds) -> Expression:
     else:
         reason = "No lesion on the SSTR PET has an uptake score."
     summary = {
-        "counts": {str(score): counts[score] for score in _SCORES},
+        "counts": {"0": counts[0], "1": counts[1], "2": counts[2], "3": counts[3], "4": counts[4]},
         "evaluable_lesions": n,
         "share_adequate": round(adequate / n, 4) if n else None,
         "majority_low": majority_low,

@@ -13,7 +13,8 @@ from typing import Any
 from .dualtracer import DualTracer
 from .expression import Expression
 from .inputs import PathologyIn, Thresholds
-from .scale import ABOVE_BACKGROUND, ABOVE_LIVER, LOCAL_THERAPY_MAX_LESIONS, SCORED
+from .netpet import P1, P2, P3, P4
+from .scale import ABOVE_BACKGROUND, LOCAL_THERAPY_MAX_LESIONS, SCORED
 from .uptake import SCORE, ScoredStudy
 from .wording import LesionNames, count, is_are, sentence
 
@@ -58,7 +59,7 @@ def _finding(code: str, severity: str, message: str, lesions: list[int], source:
 def prrt_support(
     *,
     expression: Expression,
-    sstr_scored: ScoredStudy,
+    small_lesions: list[int],
     fdg_scored: ScoredStudy | None,
     dual: DualTracer | None,
     pathology: PathologyIn | None,
@@ -70,7 +71,8 @@ def prrt_support(
 
     Findings about one study use all that study's lesions; findings built on §4 use the graded
     lesions (those in ``dual``). A provisional timepoint still lists its findings. ``dual`` is
-    ``None`` when no FDG PET paired.
+    ``None`` when no FDG PET paired. ``small_lesions`` are the SSTR PET's lesions at Krenning 3-4
+    under ``small_lesion_mm``, picked out in ``phenotype``'s pass over the lesions.
     """
     candidates = (
         _majority_low(expression),
@@ -78,7 +80,7 @@ def prrt_support(
         _fdg_positive_sstr_positive(dual),
         _sstr_positive_fdg_negative(dual),
         _heterogeneous(expression),
-        _small_lesions(sstr_scored, thresholds, names),
+        _small_lesions(small_lesions, thresholds, names),
         _high_grade(pathology, thresholds),
         _fdg_suvmax(fdg_scored, thresholds, names),
         _grade_fdg_discordance(fdg_scored, pathology, names),
@@ -86,7 +88,7 @@ def prrt_support(
         _fdg_pet_missing(dual, thresholds),
     )
     findings = [finding for finding in candidates if finding is not None]
-    blocking = any(finding["severity"] == BLOCKS for finding in findings)
+    blocking = BLOCKS in [finding["severity"] for finding in findings]
     return {
         "overall": BLOCKING_FINDINGS_PRESENT if blocking else NO_BLOCKING_FINDING,
         "findings": findings,
@@ -131,8 +133,8 @@ def _discordant(dual: DualTracer | None, names: LesionNames) -> Finding | None:
 def _fdg_positive_sstr_positive(dual: DualTracer | None) -> Finding | None:
     if dual is None or dual.pattern not in _FDG_AND_SSTR_POSITIVE:
         return None
-    by_pattern = dual.lesions_by_pattern
-    ids = sorted(lesion for p in _FDG_AND_SSTR_POSITIVE for lesion in by_pattern.get(p, []))
+    by_pattern = dual.by_pattern
+    ids = sorted(by_pattern[P2] + by_pattern[P3] + by_pattern[P4])
     extra = "; P4b needs additional therapy" if dual.grade == "P4b" else ""
     return _finding(
         "fdg_positive_sstr_positive",
@@ -154,7 +156,7 @@ def _sstr_positive_fdg_negative(dual: DualTracer | None) -> Finding | None:
         "NETPET P1: SSTR-positive, FDG-negative disease makes an indolent course more "
         "likely; time PRRT on uncontrolled symptoms or progression on long-acting "
         "somatostatin analogues.",
-        dual.lesions_by_pattern["P1"],
+        dual.by_pattern[P1],
         "netpet",
     )
 
@@ -173,20 +175,11 @@ def _heterogeneous(expression: Expression) -> Finding | None:
     )
 
 
-def _small_lesions(
-    sstr_scored: ScoredStudy, thresholds: Thresholds, names: LesionNames
-) -> Finding | None:
-    limit = thresholds.small_lesion_mm
-    ids = [
-        obs.lesion
-        for obs, grade in zip(sstr_scored.observations, sstr_scored.grades, strict=True)
-        if grade[SCORE] is not None
-        and grade[SCORE] >= ABOVE_LIVER
-        and obs.long_axis_mm is not None
-        and obs.long_axis_mm < limit
-    ]
+def _small_lesions(ids: list[int], thresholds: Thresholds, names: LesionNames) -> Finding | None:
+    """SSTR PET lesions at Krenning 3-4 with a long axis under ``small_lesion_mm`` (§6)."""
     if not ids:
         return None
+    limit = thresholds.small_lesion_mm
     return _finding(
         "small_lesions",
         CAUTION,
@@ -229,7 +222,7 @@ def _fdg_suvmax(
     ids = [
         obs.lesion
         for obs in fdg_scored.observations
-        if obs.state == SCORED and obs.suv_max is not None and obs.suv_max > limit
+        if obs.state == SCORED and (suv := obs.suv_max) is not None and suv > limit
     ]
     if not ids:
         return None

@@ -7,10 +7,9 @@ background (score ≥ 2), Zidan above liver (score ≥ 3).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any, NamedTuple
 
-from .netpet import P0, P1, P2, P3, P4, P5, PairedLesion
-from .scale import ABOVE_LIVER
+from .netpet import P0, P1, P2, P3, P4, P5
 from .wording import LesionNames, count, every, is_are
 
 JSON = dict[str, Any]
@@ -18,10 +17,6 @@ JSON = dict[str, Any]
 NOT_CLASSIFIABLE = "not_classifiable"
 KARFIS_SUITABILITY = {"C1": "probably suitable", "C2": "probably suitable", "C3": "not suitable"}
 ZIDAN_SUITABILITY = {"1": "not suitable", "2": "suitable", "3": "suitable", "4": "not suitable"}
-# Fields of a PairedLesion tuple (netpet.PairedLesion).
-_LESION: Final = 0
-_SSTR_SCORE: Final = 1
-_FDG_SCORE: Final = 2
 
 
 def group_result(
@@ -43,18 +38,6 @@ def group_result(
     }
 
 
-def _deciding(lesions: Sequence[PairedLesion], threshold: int) -> list[JSON]:
-    """The deciding lesions with their positivity on each tracer under the system's threshold."""
-    return [
-        {
-            "lesion": lesion,
-            "sstr_positive": sstr_score >= threshold,
-            "fdg_positive": fdg_score >= threshold,
-        }
-        for lesion, sstr_score, fdg_score, _, _, _ in lesions
-    ]
-
-
 def karfis(
     by_pattern: Sequence[list[int]], names: LesionNames, provisional: bool, thresholds: JSON
 ) -> JSON:
@@ -71,15 +54,15 @@ def karfis(
     P5 FDG-positive only.
     """
     fdg_sstr_negative = by_pattern[P5]
-    fdg_sstr_positive = sorted(by_pattern[P2] + by_pattern[P3] + by_pattern[P4])
     if fdg_sstr_negative:
         group, ids, sstr_positive, fdg_positive = "C3", fdg_sstr_negative, False, True
         reason = (
             f"Group C3: {names.many(ids)} {is_are(len(ids))} FDG-positive but SSTR-negative "
             "above background."
         )
-    elif fdg_sstr_positive:
-        group, ids, sstr_positive, fdg_positive = "C2", fdg_sstr_positive, True, True
+    elif by_pattern[P2] or by_pattern[P3] or by_pattern[P4]:
+        ids = sorted(by_pattern[P2] + by_pattern[P3] + by_pattern[P4])
+        group, sstr_positive, fdg_positive = "C2", True, True
         reason = (
             f"Group C2: {count(len(ids), 'FDG-positive lesion')} ({names.many(ids)}), "
             f"{'SSTR-positive' if len(ids) == 1 else 'all of them SSTR-positive'} above "
@@ -108,66 +91,74 @@ def karfis(
     return result
 
 
+class ZidanClasses(NamedTuple):
+    """The graded lesions of a timepoint at the liver threshold (§3: score ≥ 3 is positive), as
+    lesion ids in id order. Gathered by ``phenotype`` in its one pass over the lesions."""
+
+    graded: list[int]  # every graded lesion
+    sstr_negative_fdg_positive: list[int]
+    negative_on_both: list[int]
+    positive_on_both: list[int]
+
+
 def zidan(
-    graded: Sequence[PairedLesion],
+    classes: ZidanClasses,
     names: LesionNames,
     provisional: bool,
     thresholds: JSON,
     note: str | None,
-) -> tuple[JSON, list[int]]:
+) -> JSON:
     """Zidan et al. groups, liver as the positivity threshold, checked in order (§4.3).
 
     4: any lesion SSTR-negative and FDG-positive; 1: all negative on both; 3: all SSTR-positive,
     some FDG-positive; 2: all SSTR-positive, all FDG-negative; anything else (negative-on-both
-    lesions beside SSTR-positive ones) is not classifiable: never force a group. Also returns
-    the group-4 lesion ids, which §6 needs.
+    lesions beside SSTR-positive ones) is not classifiable: never force a group.
+
+    ``classes`` sorts the graded lesions by their positivity at the liver threshold, so the
+    deciding lesions of a group share theirs and it is set per group (as in ``karfis``): group 4
+    lesions are SSTR-negative and FDG-positive by definition; group 1 takes every lesion, all
+    negative on both; groups 3 and 2 are reached only with no SSTR-negative lesion at all, so
+    their lesions are SSTR-positive (group 3's FDG-positive ones, group 2's FDG-negative ones);
+    not classifiable names those negative on both.
     """
-    t = ABOVE_LIVER
-    # The SSTR-negative lesions split by FDG: group 4 (FDG-positive) and negative on both.
-    sstr_negative = [g for g in graded if g[_SSTR_SCORE] < t]
-    group_4 = [g for g in sstr_negative if g[_FDG_SCORE] >= t]
-    both_negative = [g for g in sstr_negative if g[_FDG_SCORE] < t]
+    graded, group_4, both_negative, both_positive = classes
     n = len(graded)
     if group_4:
-        group, deciding = "4", group_4
-        ids = [g[_LESION] for g in group_4]
+        group, ids, sstr_positive, fdg_positive = "4", group_4, False, True
         reason = (
             f"Group 4: {names.many(ids)} {is_are(len(ids))} FDG-positive above liver but "
             "SSTR-negative at or below liver."
         )
     elif len(both_negative) == n:
-        group, deciding = "1", list(graded)
+        group, ids, sstr_positive, fdg_positive = "1", graded, False, False
         reason = (
             f"Group 1: {every(n, 'lesion')} {is_are(n)} negative on both tracers at the "
             "liver threshold."
         )
-    elif not both_negative and (fdg_positive := [g for g in graded if g[_FDG_SCORE] >= t]):
-        group, deciding = "3", fdg_positive
-        ids = [g[_LESION] for g in fdg_positive]
+    elif not both_negative and both_positive:
+        group, ids, sstr_positive, fdg_positive = "3", both_positive, True, True
         reason = (
             f"Group 3: {every(n, 'lesion')} {is_are(n)} SSTR-positive above liver and "
             f"{names.many(ids)} {is_are(len(ids))} also FDG-positive above liver."
         )
     elif not both_negative:
-        group, deciding = "2", list(graded)
+        group, ids, sstr_positive, fdg_positive = "2", graded, True, False
         reason = (
             f"Group 2: {every(n, 'lesion')} {is_are(n)} SSTR-positive and FDG-negative at "
             "the liver threshold."
         )
     else:
-        group, deciding = NOT_CLASSIFIABLE, both_negative
-        ids = [g[_LESION] for g in both_negative]
+        group, ids, sstr_positive, fdg_positive = NOT_CLASSIFIABLE, both_negative, False, False
         reason = (
             f"Not classifiable: {names.many(ids)} {is_are(len(ids))} negative on both tracers "
             "beside SSTR-positive lesions, a mix for which Zidan et al. define no group."
         )
+    deciding = [
+        {"lesion": lesion, "sstr_positive": sstr_positive, "fdg_positive": fdg_positive}
+        for lesion in ids
+    ]
     result = group_result(
-        group,
-        ZIDAN_SUITABILITY.get(group),
-        reason,
-        _deciding(deciding, t),
-        provisional,
-        thresholds,
+        group, ZIDAN_SUITABILITY.get(group), reason, deciding, provisional, thresholds
     )
     result["note"] = note
-    return result, [g[_LESION] for g in group_4]
+    return result

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 # Settings that are shares or tolerances: a fraction in [0, 1] (DOMAIN.md §10).
 _FRACTION_SETTINGS = frozenset(
@@ -61,12 +62,23 @@ class Thresholds:
         return cls(**values)  # type: ignore[arg-type]  # keys and types checked above
 
     def as_dict(self) -> dict[str, float | int]:
-        """The thresholds as JSON numbers, in declaration order (stored with every result)."""
-        return {
-            name: value if isinstance(value, int) else float(value)
-            for name in _SETTING_NAMES
-            for value in (getattr(self, name),)
-        }
+        """The thresholds as JSON numbers, in declaration order (stored with every result).
+
+        A new dict each time; the numbers are converted once per distinct set of thresholds
+        (a site has one, and every result carries it).
+        """
+        return _as_json(self).copy()
+
+
+@lru_cache(maxsize=64)
+def _as_json(thresholds: Thresholds) -> dict[str, float | int]:
+    # Equal thresholds convert to equal numbers (equal Decimals are the same real number), so
+    # the cache may answer for an equal instance. Never handed out: ``as_dict`` copies it.
+    return {
+        name: value if isinstance(value, int) else float(value)
+        for name in _SETTING_NAMES
+        for value in (getattr(thresholds, name),)
+    }
 
 
 _SETTING_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Thresholds))

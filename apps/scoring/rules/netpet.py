@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 from math import trunc
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from .scale import ABOVE_BACKGROUND, SUFFIX_B_MIN_LESIONS
@@ -43,6 +44,7 @@ _DISPLAY_SCALE = 10000.0  # ratios in JSON carry 4 decimals
 # the reader's comparison is ``fdg_vs_sstr`` entered on the FDG observation. A plain tuple, not a
 # NamedTuple, for the reason given at ``uptake.Grade``: one is built per graded lesion.
 PairedLesion = tuple[int, int, int, Decimal | None, Decimal | None, str | None]
+_LESION = itemgetter(0)  # the lesion id of a PairedLesion
 # The liver SUVmeans of a timepoint (SSTR, FDG), when both are positive.
 _Livers = tuple[Decimal, Decimal]
 
@@ -64,51 +66,73 @@ def netpet_lesions(
 ) -> Netpet:
     """Pattern, TLRs and comparison of every graded lesion, and the representative lesion.
 
+    Pattern (§4.1, §3): SSTR-negative lesions are P5 when FDG-positive, else P0; SSTR-positive,
+    FDG-negative ones P1; positive on both, P2, P3 or P4 as FDG avidity is lower than, equal to
+    or higher than SSTR avidity. That comparison only decides the pattern of a lesion positive
+    on both tracers, so it is worked out only there.
+
     Comparison: the reader's entry wins; else TLR = SUVmax / liver SUVmean on each study, equal
-    when ``|TLR_FDG − TLR_SSTR| ≤ tolerance × TLR_SSTR`` (see ``_computed_comparison``). It only
-    decides the pattern of a lesion positive on both tracers, so it is worked out only there.
+    when ``|TLR_FDG − TLR_SSTR| ≤ tolerance × TLR_SSTR``, else lower or higher; with neither
+    (no SUVs or livers, no entry) the lesion counts as P3 and is listed as unknown. The test
+    runs exactly as ``|F·Ls − S·Lf| ≤ tolerance·S·Lf`` (both livers positive, so multiplying
+    through by ``Ls·Lf`` keeps the inequality), so no division rounds a boundary.
 
     Ranking: see ``_rank_key``. Only the first in the ranking (the representative lesion) is
     needed, and the pattern ranks first, so only the lesions with the patient's pattern (the
     highest present) are ranked, after the patterns are known.
     """
     livers: _Livers | None = None
+    ls = lf = _ZERO  # the livers (Ls, Lf); only used when both are positive
     ls_inverse = lf_inverse = 0.0
     if sstr_liver is not None and fdg_liver is not None and sstr_liver > 0 and fdg_liver > 0:
-        livers = (sstr_liver, fdg_liver)
+        livers = ls, lf = (sstr_liver, fdg_liver)
         ls_inverse, lf_inverse = 1.0 / float(sstr_liver), 1.0 / float(fdg_liver)
+    # Locals for the loop, which runs for every graded lesion.
     scale = _DISPLAY_SCALE
+    positive = ABOVE_BACKGROUND
+    by_comparison = _BY_COMPARISON
     rows: list[JSON] = []
     members: list[list[PairedLesion]] = [[], [], [], [], [], []]  # the lesions of each pattern
     unknown: list[int] = []
+    tlr_s: float | None
+    tlr_f: float | None
+    ratio_out: float | None
     for paired in graded:
         lesion, s_score, f_score, s_suv, f_suv, reader = paired
-        tlr_s = tlr_f = ratio_out = None
-        if s_suv is not None and f_suv is not None and livers is not None:
+        # Both SUVs and both livers: the TLRs can be shown and the comparison computed. (The
+        # ``type: ignore`` below are for mypy, which cannot see that this means both SUVs.)
+        computable = livers is not None and s_suv is not None and f_suv is not None
+        if computable:
             # Display values (floats, 4 decimals, half up): every decision is on the Decimals.
             # math.trunc is int() on a float (same result, same errors), only cheaper to call.
-            tlr_s, tlr_f = float(s_suv) * ls_inverse, float(f_suv) * lf_inverse
-            if s_suv:
-                ratio_out = trunc(tlr_f / tlr_s * scale + 0.5) / scale
+            tlr_s, tlr_f = float(s_suv) * ls_inverse, float(f_suv) * lf_inverse  # type: ignore[arg-type]
+            ratio_out = trunc(tlr_f / tlr_s * scale + 0.5) / scale if s_suv else None
             tlr_s = trunc(tlr_s * scale + 0.5) / scale
             tlr_f = trunc(tlr_f * scale + 0.5) / scale
+        else:
+            tlr_s = tlr_f = ratio_out = None
 
         comparison = source = None
-        s_positive = s_score >= ABOVE_BACKGROUND
-        f_positive = f_score >= ABOVE_BACKGROUND
-        if s_positive and f_positive:
-            if reader in _BY_COMPARISON:
-                comparison, source = reader, "reader"
-            elif s_suv is not None and f_suv is not None and livers is not None:
-                comparison = _computed_comparison(s_suv, f_suv, livers, tolerance)
-                source = "computed"
-            else:
-                unknown.append(lesion)
-            pattern = _BY_COMPARISON[comparison] if comparison is not None else P3
-        elif s_positive:
+        if s_score < positive:
+            pattern = P5 if f_score >= positive else P0
+        elif f_score < positive:
             pattern = P1
+        elif reader in by_comparison:
+            comparison, source = reader, "reader"
+            pattern = by_comparison[reader]
+        elif computable:
+            # Computed from the SUVs: |F·Ls − S·Lf| ≤ tolerance·S·Lf is equal (see the docstring).
+            f_ls, s_lf = f_suv * ls, s_suv * lf  # type: ignore[operator]
+            if abs(f_ls - s_lf) <= tolerance * s_lf:
+                comparison, pattern = "equal", P3
+            elif f_ls > s_lf:
+                comparison, pattern = "higher", P4
+            else:
+                comparison, pattern = "lower", P2
+            source = "computed"
         else:
-            pattern = P5 if f_positive else P0
+            unknown.append(lesion)
+            pattern = P3
         members[pattern].append(paired)
         rows.append(
             {
@@ -125,23 +149,12 @@ def netpet_lesions(
         )
     if not rows:
         raise ValueError("NETPET needs at least one graded lesion")
-    top = max(p for p, lesions in enumerate(members) if lesions)
+    top = P5  # the highest pattern present
+    while top and not members[top]:
+        top -= 1
     first = max(members[top], key=lambda paired: _rank_key(paired, livers))
-    by_pattern = [[paired[0] for paired in lesions] for lesions in members]
+    by_pattern = [list(map(_LESION, lesions)) for lesions in members]
     return Netpet(rows, by_pattern, first[0], unknown)
-
-
-def _computed_comparison(
-    s_suv: Decimal, f_suv: Decimal, livers: _Livers, tolerance: Decimal
-) -> str:
-    """FDG versus SSTR avidity from the TLRs (§4.1): equal within the tolerance, else lower or
-    higher. The test ``|TLR_FDG − TLR_SSTR| ≤ tolerance × TLR_SSTR`` runs exactly as
-    ``|F·Ls − S·Lf| ≤ tolerance·S·Lf`` (both livers positive), so no division rounds a boundary.
-    """
-    f_ls, s_lf = f_suv * livers[0], s_suv * livers[1]
-    if abs(f_ls - s_lf) <= tolerance * s_lf:
-        return "equal"
-    return "higher" if f_ls > s_lf else "lower"
 
 
 def _rank_key(
@@ -166,10 +179,13 @@ def _rank_key(
 
 def grade_of(netpet: Netpet) -> tuple[int, str | None]:
     """The patient's pattern (the representative's, the highest present) and its a/b suffix."""
-    pattern = max(p for p, lesions in enumerate(netpet.by_pattern) if lesions)
+    by_pattern = netpet.by_pattern
+    pattern = P5
+    while pattern and not by_pattern[pattern]:
+        pattern -= 1
     if pattern not in (P2, P3, P4):
         return pattern, None
-    many = len(netpet.by_pattern[pattern]) >= SUFFIX_B_MIN_LESIONS
+    many = len(by_pattern[pattern]) >= SUFFIX_B_MIN_LESIONS
     return pattern, "b" if many else "a"
 
 

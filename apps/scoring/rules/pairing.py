@@ -52,12 +52,19 @@ def pair_timepoints(
     sstr: list[StudyIn] = []
     fdg: list[StudyIn] = []
     for study in studies:
-        if is_sstr_pet(study):
-            sstr.append(study)
-        elif is_fdg_pet(study):
-            fdg.append(study)
+        # is_sstr_pet / is_fdg_pet, with the checks they share made once
+        if (
+            study.modality in PET_MODALITIES
+            and not study.post_therapy
+            and study.tracer not in THERAPEUTIC_TRACERS
+        ):
+            if study.tracer_class == SSTR:
+                sstr.append(study)
+            elif study.tracer_class == FDG:
+                fdg.append(study)
     sstr.sort(key=_date_order)
     fdg.sort(key=_date_order)
+    fdg_days = [(study.performed_on.toordinal(), study) for study in fdg]
     window = thresholds.pairing_window_days
     pairs: list[tuple[StudyIn, StudyIn | None]] = []
     for sstr_study in sstr:
@@ -65,8 +72,8 @@ def pair_timepoints(
         best: StudyIn | None = None
         best_gap = window + 1
         # FDG studies are in date order, so the first one at a given distance is the earlier.
-        for candidate in fdg:
-            gap = abs(candidate.performed_on.toordinal() - day)
+        for fdg_day, candidate in fdg_days:
+            gap = abs(fdg_day - day)
             if gap < best_gap:
                 best, best_gap = candidate, gap
         pairs.append((sstr_study, best))

@@ -3,24 +3,28 @@
 ``assess_phenotype`` returns the body of API.md ``GET patients/{id}/phenotype/`` without
 ``patient``, ``status`` and ``computed_at`` (the Django side adds those). Every study is scored
 once, its observations sorted by lesion once, and every list is in lesion-id or date order, so
-the result does not depend on the order of the input tuples.
+the result does not depend on the order of the input tuples. Each timepoint makes one pass over
+its lesions, which also gathers what §4.3, §5 and §6 read off each lesion; the rule modules then
+decide on those lists (NETPET makes its own pass over the graded lesions).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from decimal import Decimal, localcontext
+import gc
+from collections.abc import Iterable, Sequence
+from decimal import localcontext
 from itertools import repeat
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from .dualtracer import grade_timepoint, without_fdg
-from .expression import sstr_expression
+from .expression import KRENNING_SCORES, SstrTally, sstr_expression
 from .findings import latest_pathology, prrt_support
+from .groups import ZidanClasses
 from .inputs import ObservationIn, PathologyIn, PatientIn, StudyIn, Thresholds
 from .netpet import PairedLesion
 from .pairing import pair_timepoints
-from .scale import ABOVE_BACKGROUND, ABOVE_LIVER, NOT_EVALUABLE, NOT_SEEN
+from .scale import ABOVE_BACKGROUND, ABOVE_LIVER, NOT_EVALUABLE
 from .uptake import DECIMAL_CONTEXT, Grade, ScoredStudy, grade_observations, study_references
 from .version import RULES_VERSION
 from .wording import LesionNames
@@ -35,13 +39,13 @@ STATUS_GRADED, STATUS_UNPAIRED, STATUS_NOT_EVALUABLE, STATUS_UNGRADABLE, STATUS_
     "ungradable",
     "no_fdg_pet",
 )
-_ZERO = Decimal(0)
 _LESION_ID = attrgetter("lesion")
+_LESION = itemgetter(0)  # of a PairedLesion
 
 # The grade of a lesion with no observation on that study: every cell of its row is empty. (A
 # source of None is outside Grade's type; this stand-in never reaches a rule.)
-_NoGrade = tuple[None, None, None, tuple[str, ...], bool]
-_NO_GRADE: _NoGrade = (None, None, None, (), False)
+_NoGrade = tuple[None, None, None, tuple[str, ...], bool, None]
+_NO_GRADE: _NoGrade = (None, None, None, (), False, None)
 
 # One lesion of a timepoint: its id, then the observation and grade on the SSTR PET and on the
 # FDG PET; ``None`` and ``_NO_GRADE`` where the lesion has no observation on that study.
@@ -55,9 +59,25 @@ def assess_phenotype(patient: PatientIn, thresholds: Thresholds) -> JSON:
 
     Decimal arithmetic runs in ``DECIMAL_CONTEXT`` whatever the caller's thread context is, so
     products of entered values are exact and every comparison is exact (DOMAIN.md §2.1).
+
+    Python's cyclic garbage collector is paused for the call. A result holds several hundred
+    dicts and lists (800 for 4 timepoints of 40 lesions), more than the collector's first
+    threshold (700 new containers), so a collection would otherwise start during nearly every
+    call and walk every young container, the half-built result included, only to find nothing:
+    the rules build trees and never a reference cycle, so everything they allocate is freed by
+    reference counting. The collector is switched back on only if it was on, so a caller that
+    disabled it keeps it disabled. (Calls overlapping in threads may switch it back on while
+    another call runs: that only lets a collection happen, which changes no result.)
     """
-    with localcontext(DECIMAL_CONTEXT):
-        return _assess(patient, thresholds)
+    collecting = gc.isenabled()
+    if collecting:
+        gc.disable()
+    try:
+        with localcontext(DECIMAL_CONTEXT):
+            return _assess(patient, thresholds)
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _assess(patient: PatientIn, thresholds: Thresholds) -> JSON:
@@ -100,9 +120,12 @@ def _assess(patient: PatientIn, thresholds: Thresholds) -> JSON:
 
 def _score_study(study: StudyIn, thresholds: Thresholds) -> ScoredStudy:
     """Each observation with its §2 grade, in lesion-id order."""
-    observations = sorted(study.observations, key=_LESION_ID)
-    grades = grade_observations(observations, study_references(study, thresholds))
+    observations: Sequence[ObservationIn] = study.observations
     lesions = [obs.lesion for obs in observations]
+    if lesions != sorted(lesions):  # (sorting ints is cheaper than sorting observations by key)
+        observations = sorted(observations, key=_LESION_ID)
+        lesions = [obs.lesion for obs in observations]
+    grades = grade_observations(observations, study_references(study, thresholds))
     if len(set(lesions)) != len(lesions):
         raise ValueError(f"study {study.id}: more than one observation of the same lesion")
     return ScoredStudy(lesions, observations, grades)
@@ -149,33 +172,62 @@ def _timepoint(
     names: LesionNames,
 ) -> JSON:
     """One timepoint: which lesions are graded (§4), the gradings, §5 and §6."""
-    expression = sstr_expression(sstr_scored, thresholds)
     unpaired: list[int] = []
     not_evaluable: list[int] = []
     ungradable: list[int] = []
     graded: list[PairedLesion] = []
     rows: list[JSON] = []
+    # What the rules of §4.3, §5 and §6 read off each lesion, gathered in the same pass; the rules
+    # themselves decide on these lists (``sstr_expression``, ``zidan``, ``prrt_support``).
+    tally = SstrTally([0, 0, 0, 0, 0], [], [], [])  # §5: the SSTR study's evaluable lesions
+    counts, evaluable, low, marked = tally
+    small: list[int] = []  # §6 small lesions: SSTR Krenning 3-4 under small_lesion_mm
+    small_mm = thresholds.small_lesion_mm
+    # §4.3: the graded lesions at the liver threshold
+    sstr_negative_fdg_positive: list[int] = []
+    negative_on_both: list[int] = []
+    positive_on_both: list[int] = []
 
     # One pass over the lesions observed on either study, in id order: the lesion's status at the
-    # timepoint (§4) and its row (lesion_scores). With no FDG PET, the SSTR PET's lesions only.
+    # timepoint (§4), its row (lesion_scores) and the facts above. With no FDG PET, the SSTR PET's
+    # lesions only.
     for lesion, s_obs, s_grade, f_obs, f_grade in _aligned(sstr_scored, fdg_scored):
         # No observation on a study: every cell of that study in the row is empty.
-        s_score, s_source, _, s_flags, s_ungradable = s_grade
-        f_score, f_source, _, f_flags, f_ungradable = f_grade
-        if s_obs is not None and f_obs is not None and s_score is not None and f_score is not None:
-            # A lesion not seen counts as SUVmax 0 for the §4.1 ratio (§2.1).
-            graded.append(
-                (
-                    lesion,
-                    s_score,
-                    f_score,
-                    _ZERO if s_obs.state == NOT_SEEN else s_obs.suv_max,
-                    _ZERO if f_obs.state == NOT_SEEN else f_obs.suv_max,
-                    f_obs.fdg_vs_sstr,
-                )
-            )
-            status = STATUS_GRADED
-        else:
+        s_score, s_source, _, s_flags, s_ungradable, s_suv = s_grade
+        f_score, f_source, _, f_flags, f_ungradable, f_suv = f_grade
+        status = None
+        if s_score is not None and s_obs is not None:  # (a score implies an observation)
+            # §5 counts every evaluable lesion of the SSTR study, paired with FDG or not. (This
+            # check is the first thing after scoring that can fail: nothing in this pass before
+            # it can, and the small-lesion test below repeats a comparison scoring has made.)
+            if s_score not in KRENNING_SCORES:
+                raise ValueError(f"lesion {lesion}: Krenning score {s_score} is outside 0-4")
+            counts[s_score] += 1
+            evaluable.append(s_obs)
+            if s_obs.target:
+                marked.append(s_obs)
+            # Krenning 3-4 is adequate expression (§5) and SSTR-positive above liver (Zidan).
+            adequate = s_score >= ABOVE_LIVER
+            if adequate:
+                # The SSTR study is a PET (every timepoint's is), so this caveat applies (§6).
+                axis = s_obs.long_axis_mm
+                if axis is not None and axis < small_mm:
+                    small.append(lesion)
+            else:
+                low.append(lesion)
+            if f_score is not None and f_obs is not None:
+                # Graded: a score on both studies (§4). The grades carry the SUVmax of the §4.1
+                # ratio (0 when not seen).
+                graded.append((lesion, s_score, f_score, s_suv, f_suv, f_obs.fdg_vs_sstr))
+                if not adequate:
+                    if f_score >= ABOVE_LIVER:
+                        sstr_negative_fdg_positive.append(lesion)
+                    else:
+                        negative_on_both.append(lesion)
+                elif f_score >= ABOVE_LIVER:
+                    positive_on_both.append(lesion)
+                status = STATUS_GRADED
+        if status is None:
             if s_ungradable or f_ungradable:
                 ungradable.append(lesion)
             if fdg_scored is None:
@@ -209,6 +261,10 @@ def _timepoint(
             }
         )
 
+    expression = sstr_expression(tally, thresholds)
+    liver = ZidanClasses(
+        list(map(_LESION, graded)), sstr_negative_fdg_positive, negative_on_both, positive_on_both
+    )
     provisional = bool(unpaired or ungradable)
     if fdg is None:
         window = thresholds.pairing_window_days
@@ -221,6 +277,7 @@ def _timepoint(
     else:
         dual = grade_timepoint(
             graded,
+            liver,
             sstr.liver_suv,
             fdg.liver_suv,
             thresholds,
@@ -233,7 +290,7 @@ def _timepoint(
 
     support = prrt_support(
         expression=expression,
-        sstr_scored=sstr_scored,
+        small_lesions=small,
         fdg_scored=fdg_scored,
         dual=dual,
         pathology=pathology,

@@ -42,24 +42,27 @@ _ONE = Decimal(1)
 _FIVE_POINT = "five_point"  # SSTR and the other receptor/transporter tracers: 0-4 with spleen
 
 
-# The fields of ``Uptake`` as a plain tuple, for scoring many observations at once:
-# ``(score, source, computed, flags, ungradable)``. Deliberately not a NamedTuple: building a
-# NamedTuple instance (even through ``tuple.__new__``) costs about four times a plain tuple, and
-# one is built for every observation. Read it by unpacking, or with the indices below.
-Grade = tuple[int | None, str, int | None, tuple[str, ...], bool]
+# The fields of ``Uptake`` as a plain tuple, for scoring many observations at once, followed by
+# the SUVmax the dual-tracer ratio uses (§4.1): ``(score, source, computed, flags, ungradable,
+# suv)``, where ``suv`` is 0 when the lesion is not seen (§2.1) and the observation's SUVmax
+# otherwise. Deliberately not a NamedTuple: building a NamedTuple instance (even through
+# ``tuple.__new__``) costs about four times a plain tuple, and one is built for every
+# observation. Read it by unpacking, or with the indices below; ``Uptake(*grade[:SUV])``.
+Grade = tuple[int | None, str, int | None, tuple[str, ...], bool, Decimal | None]
 SCORE: Final = 0
 SOURCE: Final = 1
 COMPUTED: Final = 2
 FLAGS: Final = 3
 UNGRADABLE: Final = 4
+SUV: Final = 5
 
 
 class ScoredStudy(NamedTuple):
     """One study scored once (§2): its observations in lesion-id order, their lesion ids and
-    their grades, as three parallel lists. Built once per study by ``assess_phenotype``."""
+    their grades, as three parallel sequences. Built once per study by ``assess_phenotype``."""
 
     lesions: list[int]
-    observations: list[ObservationIn]
+    observations: Sequence[ObservationIn]
     grades: list[Grade]
 
 
@@ -70,9 +73,11 @@ _FLAG_SETS = tuple(
     for bits in range(1 << len(FLAG_ORDER))
 )
 
-_NOT_EVALUABLE: Grade = (None, SOURCE_STATE, None, (), False)
-_NOT_SEEN: Grade = (0, SOURCE_STATE, None, (), False)
-_NO_SCALE: Grade = (None, SOURCE_NONE, None, (), False)
+_ZERO = Decimal(0)
+# Not evaluable and anatomic observations have no score, so their SUVmax is never used.
+_NOT_EVALUABLE: Grade = (None, SOURCE_STATE, None, (), False, None)
+_NOT_SEEN: Grade = (0, SOURCE_STATE, None, (), False, _ZERO)  # SUVmax counts as 0 (§2.1)
+_NO_SCALE: Grade = (None, SOURCE_NONE, None, (), False, None)
 
 
 class StudyReferences(NamedTuple):
@@ -115,11 +120,11 @@ def study_references(study: StudyIn, thresholds: Thresholds) -> StudyReferences:
         )
     small_applies = tracer_class == SSTR and study.modality in PET_MODALITIES
     return StudyReferences(
-        kind=kind,
-        bands=bands,
-        spleen=spleen,
-        order_bits=_ORDER_INVALID if invalid else 0,
-        small_lesion_mm=thresholds.small_lesion_mm if small_applies else None,
+        kind,
+        bands,
+        spleen,
+        _ORDER_INVALID if invalid else 0,  # order_bits
+        thresholds.small_lesion_mm if small_applies else None,  # small_lesion_mm
     )
 
 
@@ -205,7 +210,7 @@ def grade_observations(observations: Sequence[ObservationIn], refs: StudyReferen
             axis = obs.long_axis_mm
             if axis is not None and axis < small_mm:
                 bits |= _SMALL_LESION
-        grades.append((score, source, computed, _FLAG_SETS[bits], score is None))
+        grades.append((score, source, computed, _FLAG_SETS[bits], score is None, suv))
     return grades
 
 
@@ -246,11 +251,11 @@ def score_observation(obs: ObservationIn, study: StudyIn, thresholds: Thresholds
     (scored observation on an SSTR PET with long axis under ``small_lesion_mm``). For scoring
     every observation of one study, ``score_study`` prepares the references only once.
     """
-    return Uptake(*grade(obs, study_references(study, thresholds)))
+    return Uptake(*grade(obs, study_references(study, thresholds))[:SUV])
 
 
 def score_study(study: StudyIn, thresholds: Thresholds) -> dict[int, Uptake]:
     """The uptake grade of every observation of one study, by lesion id."""
     observations = study.observations
     grades = grade_observations(observations, study_references(study, thresholds))
-    return {obs.lesion: Uptake(*g) for obs, g in zip(observations, grades, strict=True)}
+    return {obs.lesion: Uptake(*g[:SUV]) for obs, g in zip(observations, grades, strict=True)}
