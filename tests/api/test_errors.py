@@ -38,7 +38,6 @@ CASES = [
     ("negative offset", "get", "/api/v1/patients/?offset=-1", {}, 400),
     ("limit too high", "get", "/api/v1/patients/?limit=501", {}, 400),
     ("bad filter", "get", "/api/v1/studies/?performed_after=yesterday", {}, 400),
-    ("unknown FHIR path", "get", "/fhir/R4/Nothing/1", {}, 404),
 ]  # fmt: skip
 
 
@@ -143,3 +142,12 @@ def test_a_treatment_with_post_therapy_scans_cannot_be_deleted_alone(
     # The whole patient can still go (found by the FHIR round trip: it used to fail).
     assert client.delete(f"/api/v1/patients/{treatment.patient_id}/").status_code == 204
     assert not Patient.objects.filter(pk=treatment.patient_id).exists()
+
+
+def test_an_unknown_fhir_url_is_an_operation_outcome(
+    token_client: Callable[..., APIClient],
+) -> None:
+    response = token_client("reader").get("/fhir/R4/Nothing/1")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("application/fhir+json")
+    assert response.json()["resourceType"] == "OperationOutcome"

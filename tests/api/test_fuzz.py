@@ -13,7 +13,8 @@ import schemathesis
 from django.conf import settings as django_settings
 from django.test import override_settings
 from drf_spectacular.generators import SchemaGenerator
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
@@ -30,7 +31,10 @@ def _schema() -> Any:
     return loaded
 
 
-schema = _schema()
+SCHEMA = _schema()
+# One test per operation, each with its own id: schemathesis' own parametrize gives every
+# operation the same pytest node id, and pytest-xdist then runs only one of them.
+OPERATIONS = [result.ok() for result in SCHEMA.get_all_operations()]
 
 
 @pytest.fixture
@@ -45,17 +49,41 @@ def auth() -> dict[str, str]:
     return {"Authorization": f"Token {key}"}
 
 
-@schema.parametrize()
-@settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
-    derandomize=True,
+def test_every_operation_is_fuzzed() -> None:
+    assert len(OPERATIONS) >= 50
+    assert "PUT /api/v1/studies/{id}/observations/" in {op.label for op in OPERATIONS}
+
+
+@pytest.mark.parametrize(
+    "mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=["valid", "invalid"]
 )
-def test_no_server_errors_and_responses_match_the_schema(case: Any, auth: dict[str, str]) -> None:
+@pytest.mark.parametrize("operation", OPERATIONS, ids=[op.label for op in OPERATIONS])
+def test_no_server_errors_and_responses_match_the_schema(
+    operation: Any, mode: GenerationMode, auth: dict[str, str]
+) -> None:
+    """Valid requests (as the schema allows) and invalid ones (schemathesis' negative data):
+    neither may get a 5xx."""
     # Rate limits would answer 429 long before the fuzzer is done; they have their own tests.
     rest = {**django_settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_CLASSES": []}
-    with override_settings(REST_FRAMEWORK=rest):
-        response = case.call(headers=auth)
-    assert response.status_code < 500, (case.method, case.path, response.text[:300])
-    case.validate_response(response, checks=[not_a_server_error, response_schema_conformance])
+    calls: list[int] = []
+
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        derandomize=True,
+        database=None,
+    )
+    def fuzz(case: Any) -> None:
+        with override_settings(REST_FRAMEWORK=rest):
+            response = case.call(headers=auth)
+        calls.append(response.status_code)
+        assert response.status_code < 500, (case.method, case.path, response.text[:300])
+        checks = [not_a_server_error, response_schema_conformance]
+        case.validate_response(
+            response, checks=checks if mode == GenerationMode.POSITIVE else checks[:1]
+        )
+
+    fuzz()
+    assert calls, "no request was generated"
