@@ -45,26 +45,30 @@ def problem(
     type_slug: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    body: dict[str, Any] = {
+    body = problem_body(status_code, detail, errors=errors, type_slug=type_slug)
+    return Response(body, status=status_code, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
+
+
+def problem_body(
+    status_code: int,
+    detail: str,
+    *,
+    errors: dict[str, Any] | None = None,
+    type_slug: str | None = None,
+) -> dict[str, Any]:
+    return {
         "type": PROBLEM_BASE + (type_slug or str(status_code)),
         "title": _TITLES.get(status_code, "Error"),
         "status": status_code,
         "detail": detail,
         "errors": errors or {},
     }
-    return Response(body, status=status_code, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
 
 
 def problem_response(status_code: int, detail: str) -> HttpResponse:
     """The same document outside DRF (Django's error handlers, middleware)."""
-    body = {
-        "type": PROBLEM_BASE + str(status_code),
-        "title": _TITLES.get(status_code, "Error"),
-        "status": status_code,
-        "detail": detail,
-        "errors": {},
-    }
-    return HttpResponse(json.dumps(body), status=status_code, content_type=PROBLEM_CONTENT_TYPE)
+    body = json.dumps(problem_body(status_code, detail))
+    return HttpResponse(body, status=status_code, content_type=PROBLEM_CONTENT_TYPE)
 
 
 class Conflict(exceptions.APIException):

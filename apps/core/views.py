@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -84,14 +83,6 @@ def permission_denied(request: HttpRequest, exception: Any = None) -> HttpRespon
 
 
 def page_not_found(request: HttpRequest, exception: Any = None) -> HttpResponse:
-    if request.path.startswith("/fhir/"):
-        outcome = {
-            "resourceType": "OperationOutcome",
-            "issue": [
-                {"severity": "error", "code": "not-found", "diagnostics": "No such FHIR endpoint."}
-            ],
-        }
-        return HttpResponse(json.dumps(outcome), status=404, content_type="application/fhir+json")
     if _machine_client(request):
         return problem_response(404, "There is no such resource or endpoint.")
     return render(request, "404.html", status=404)

@@ -3,11 +3,15 @@ as the JSON API; answers are ``application/fhir+json``, errors OperationOutcome 
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import NotFound
 from rest_framework.parsers import JSONParser
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -83,3 +87,15 @@ class Transaction(FhirView):
         except FhirInputError as exc:
             return Response(operation_outcome(exc.issues), status=status.HTTP_400_BAD_REQUEST)
         return Response(result, status=status.HTTP_200_OK)
+
+
+class UnknownEndpoint(FhirView):
+    """Any other URL under /fhir/R4/: 404 as an OperationOutcome (after authentication)."""
+
+    permission_classes = [IsAuthenticated]
+    schema = None  # not an endpoint: left out of the OpenAPI schema
+
+    def _not_found(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        raise NotFound("No such FHIR endpoint.")
+
+    get = post = put = patch = delete = _not_found

@@ -93,5 +93,4 @@ def _update_rows(observations: list[Observation]) -> None:
 
 
 def _default(field: str) -> Any:
-    default = Observation._meta.get_field(field).get_default()
-    return default
+    return Observation._meta.get_field(field).get_default()
