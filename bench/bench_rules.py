@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import platform
 import pstats
 import random
 import sys
@@ -156,6 +157,7 @@ def main() -> None:
 
     base = rate(lambda: baseline(patient), args.seconds)
     rules = rate(lambda: assess_phenotype(patient, thresholds), args.seconds)
+    print(f"python: {platform.python_version()} ({sys.executable})")
     print(f"patient: {TIMEPOINTS} timepoints x {LESIONS} lesions = {observations} observations")
     print(f"baseline (iterate + sum SUVmax): {base:12,.0f} /s  {1e6 / base:8.1f} us")
     print(f"assess_phenotype:                {rules:12,.0f} /s  {1e6 / rules:8.1f} us")

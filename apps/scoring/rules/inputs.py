@@ -8,7 +8,7 @@ Every SUV, diameter and threshold is a ``Decimal`` so that comparisons are exact
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -132,6 +132,13 @@ class ObservationIn:
     short_axis_mm: Decimal | None = None
     heterogeneous: bool = False
     target: bool = False
+    # ``float(suv_max)``, derived once here: the dual-tracer ratios are shown as floats and
+    # screened in floats (``netpet.netpet_lesions``). Not an input: never passed, compared or shown.
+    suv_max_float: float | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        suv = self.suv_max
+        object.__setattr__(self, "suv_max_float", None if suv is None else float(suv))
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ JSON = dict[str, Any]
 PATTERNS = ("P0", "P1", "P2", "P3", "P4", "P5")  # ranked P0 lowest ... P5 highest
 P0, P1, P2, P3, P4, P5 = range(6)
 _BY_COMPARISON = {"lower": P2, "equal": P3, "higher": P4}
+_COMPARISON_OF = {P2: "lower", P3: "equal", P4: "higher"}
 _COMPARISON_WORDS = {P2: "lower than", P3: "equal to", P4: "higher than"}
 
 SUITABILITY = {
@@ -37,13 +38,18 @@ SUITABILITY = {
 _RATIO_NONE, _RATIO_NUMBER, _RATIO_INFINITE = 0, 1, 2
 _ZERO = Decimal(0)
 _DISPLAY_SCALE = 10000.0  # ratios in JSON carry 4 decimals
+# Relative margin within which float TLRs do not decide a comparison (see ``netpet_lesions``):
+# ten million times their worst rounding error.
+_SCREEN = 1e-9
 
 
 # One graded lesion: ``(lesion, sstr_score, fdg_score, sstr_suv, fdg_suv, reader_comparison)``,
 # its scores on both studies and what the ranking needs (§4). The SUVmax is 0 when not seen (§2.1);
 # the reader's comparison is ``fdg_vs_sstr`` entered on the FDG observation. A plain tuple, not a
 # NamedTuple, for the reason given at ``uptake.Grade``: one is built per graded lesion.
-PairedLesion = tuple[int, int, int, Decimal | None, Decimal | None, str | None]
+PairedLesion = tuple[
+    int, int, int, Decimal | None, Decimal | None, str | None, float | None, float | None
+]
 _LESION = itemgetter(0)  # the lesion id of a PairedLesion
 # The liver SUVmeans of a timepoint (SSTR, FDG), when both are positive.
 _Livers = tuple[Decimal, Decimal]
@@ -75,7 +81,10 @@ def netpet_lesions(
     when ``|TLR_FDG − TLR_SSTR| ≤ tolerance × TLR_SSTR``, else lower or higher; with neither
     (no SUVs or livers, no entry) the lesion counts as P3 and is listed as unknown. The test
     runs exactly as ``|F·Ls − S·Lf| ≤ tolerance·S·Lf`` (both livers positive, so multiplying
-    through by ``Ls·Lf`` keeps the inequality), so no division rounds a boundary.
+    through by ``Ls·Lf`` keeps the inequality), so no division rounds a boundary. The float
+    TLRs (needed for display anyway) screen it first: they decide only where they clear the
+    boundary by a margin far above their rounding error, which is nearly every lesion, and any
+    lesion inside that margin is decided on the Decimals, so the result is the exact one.
 
     Ranking: see ``_rank_key``. Only the first in the ranking (the representative lesion) is
     needed, and the pattern ranks first, so only the lesions with the patient's pattern (the
@@ -91,6 +100,8 @@ def netpet_lesions(
     scale = _DISPLAY_SCALE
     positive = ABOVE_BACKGROUND
     by_comparison = _BY_COMPARISON
+    tolerance_float = float(tolerance)
+    screen = _SCREEN
     rows: list[JSON] = []
     members: list[list[PairedLesion]] = [[], [], [], [], [], []]  # the lesions of each pattern
     unknown: list[int] = []
@@ -98,19 +109,16 @@ def netpet_lesions(
     tlr_f: float | None
     ratio_out: float | None
     for paired in graded:
-        lesion, s_score, f_score, s_suv, f_suv, reader = paired
+        lesion, s_score, f_score, s_suv, f_suv, reader, s_float, f_float = paired
         # Both SUVs and both livers: the TLRs can be shown and the comparison computed. (The
         # ``type: ignore`` below are for mypy, which cannot see that this means both SUVs.)
         computable = livers is not None and s_suv is not None and f_suv is not None
         if computable:
-            # Display values (floats, 4 decimals, half up): every decision is on the Decimals.
-            # math.trunc is int() on a float (same result, same errors), only cheaper to call.
-            tlr_s, tlr_f = float(s_suv) * ls_inverse, float(f_suv) * lf_inverse  # type: ignore[arg-type]
-            ratio_out = trunc(tlr_f / tlr_s * scale + 0.5) / scale if s_suv else None
-            tlr_s = trunc(tlr_s * scale + 0.5) / scale
-            tlr_f = trunc(tlr_f * scale + 0.5) / scale
+            # TLRs in floats, from the SUVs' floats (``ObservationIn.suv_max_float``): for the
+            # display values and to screen the comparison below; decisions stay exact.
+            tlr_s, tlr_f = s_float * ls_inverse, f_float * lf_inverse  # type: ignore[operator]
         else:
-            tlr_s = tlr_f = ratio_out = None
+            tlr_s = tlr_f = None
 
         comparison = source = None
         if s_score < positive:
@@ -121,19 +129,38 @@ def netpet_lesions(
             comparison, source = reader, "reader"
             pattern = by_comparison[reader]
         elif computable:
-            # Computed from the SUVs: |F·Ls − S·Lf| ≤ tolerance·S·Lf is equal (see the docstring).
-            f_ls, s_lf = f_suv * ls, s_suv * lf  # type: ignore[operator]
-            if abs(f_ls - s_lf) <= tolerance * s_lf:
-                comparison, pattern = "equal", P3
-            elif f_ls > s_lf:
-                comparison, pattern = "higher", P4
+            # Computed from the SUVs: |F·Ls − S·Lf| ≤ tolerance·S·Lf is equal (see the docstring),
+            # i.e. |TLR_F − TLR_S| ≤ tolerance·TLR_S. The float TLRs carry a relative error of a
+            # few units in 2**-53, so when they clear the boundary by far more than that
+            # (``_SCREEN`` of the TLRs' size) they decide, and only a lesion within that margin
+            # (or with values too large for a float) is decided on the exact Decimals.
+            excess = abs(tlr_f - tlr_s) - tolerance_float * tlr_s  # type: ignore[operator]
+            margin = screen * (abs(tlr_f) + abs(tlr_s))  # type: ignore[arg-type]
+            if excess > margin:
+                pattern = P4 if tlr_f > tlr_s else P2  # type: ignore[operator]
+            elif excess < -margin:
+                pattern = P3
             else:
-                comparison, pattern = "lower", P2
-            source = "computed"
+                f_ls, s_lf = f_suv * ls, s_suv * lf  # type: ignore[operator]
+                if abs(f_ls - s_lf) <= tolerance * s_lf:
+                    pattern = P3
+                elif f_ls > s_lf:
+                    pattern = P4
+                else:
+                    pattern = P2
+            comparison, source = _COMPARISON_OF[pattern], "computed"
         else:
             unknown.append(lesion)
             pattern = P3
         members[pattern].append(paired)
+        if computable:
+            # Display values (4 decimals, half up): every decision is made by now.
+            # math.trunc is int() on a float (same result, same errors), only cheaper to call.
+            ratio_out = trunc(tlr_f / tlr_s * scale + 0.5) / scale if s_suv else None  # type: ignore[operator]
+            tlr_s = trunc(tlr_s * scale + 0.5) / scale  # type: ignore[operator]
+            tlr_f = trunc(tlr_f * scale + 0.5) / scale  # type: ignore[operator]
+        else:
+            ratio_out = None
         rows.append(
             {
                 "lesion": lesion,
@@ -167,7 +194,7 @@ def _rank_key(
     (missing lowest), then the lower lesion id. The livers are the same for every lesion of the
     timepoint, so the ratio ranks as ``F·Ls / S·Lf``.
     """
-    lesion, _, _, s_suv, f_suv, _ = paired
+    lesion, _, _, s_suv, f_suv, _, _, _ = paired
     ratio_class, ratio = _RATIO_NONE, _ZERO
     if s_suv is not None and f_suv is not None:
         if not s_suv:

@@ -45,7 +45,7 @@ _LESION = itemgetter(0)  # of a PairedLesion
 # The grade of a lesion with no observation on that study: every cell of its row is empty. (A
 # source of None is outside Grade's type; this stand-in never reaches a rule.)
 _NoGrade = tuple[None, None, None, tuple[str, ...], bool, None]
-_NO_GRADE: _NoGrade = (None, None, None, (), False, None)
+_NO_GRADE: _NoGrade = (None, None, None, (), False, None, None)
 
 # One lesion of a timepoint: its id, then the observation and grade on the SSTR PET and on the
 # FDG PET; ``None`` and ``_NO_GRADE`` where the lesion has no observation on that study.
@@ -193,8 +193,8 @@ def _timepoint(
     # lesions only.
     for lesion, s_obs, s_grade, f_obs, f_grade in _aligned(sstr_scored, fdg_scored):
         # No observation on a study: every cell of that study in the row is empty.
-        s_score, s_source, _, s_flags, s_ungradable, s_suv = s_grade
-        f_score, f_source, _, f_flags, f_ungradable, f_suv = f_grade
+        s_score, s_source, _, s_flags, s_ungradable, s_suv, s_float = s_grade
+        f_score, f_source, _, f_flags, f_ungradable, f_suv, f_float = f_grade
         status = None
         if s_score is not None and s_obs is not None:  # (a score implies an observation)
             # §5 counts every evaluable lesion of the SSTR study, paired with FDG or not. (This
@@ -218,7 +218,9 @@ def _timepoint(
             if f_score is not None and f_obs is not None:
                 # Graded: a score on both studies (§4). The grades carry the SUVmax of the §4.1
                 # ratio (0 when not seen).
-                graded.append((lesion, s_score, f_score, s_suv, f_suv, f_obs.fdg_vs_sstr))
+                graded.append(
+                    (lesion, s_score, f_score, s_suv, f_suv, f_obs.fdg_vs_sstr, s_float, f_float)
+                )
                 if not adequate:
                     if f_score >= ABOVE_LIVER:
                         sstr_negative_fdg_positive.append(lesion)
@@ -252,12 +254,12 @@ def _timepoint(
                 "status": status,
                 "sstr_score": s_score,
                 "sstr_source": s_source,
-                "sstr_flags": [*s_flags],
+                "sstr_flags": [*s_flags] if s_flags else [],
                 "fdg_score": f_score,
                 "fdg_source": f_source,
                 "fdg_positive_background": None if f_score is None else f_score >= ABOVE_BACKGROUND,
                 "fdg_positive_liver": None if f_score is None else f_score >= ABOVE_LIVER,
-                "fdg_flags": [*f_flags],
+                "fdg_flags": [*f_flags] if f_flags else [],
             }
         )
 

@@ -75,9 +75,9 @@ _FLAG_SETS = tuple(
 
 _ZERO = Decimal(0)
 # Not evaluable and anatomic observations have no score, so their SUVmax is never used.
-_NOT_EVALUABLE: Grade = (None, SOURCE_STATE, None, (), False, None)
-_NOT_SEEN: Grade = (0, SOURCE_STATE, None, (), False, _ZERO)  # SUVmax counts as 0 (§2.1)
-_NO_SCALE: Grade = (None, SOURCE_NONE, None, (), False, None)
+_NOT_EVALUABLE: Grade = (None, SOURCE_STATE, None, (), False, None, None)
+_NOT_SEEN: Grade = (0, SOURCE_STATE, None, (), False, _ZERO, 0.0)  # SUVmax counts as 0 (§2.1)
+_NO_SCALE: Grade = (None, SOURCE_NONE, None, (), False, None, None)
 
 
 class StudyReferences(NamedTuple):
@@ -210,7 +210,9 @@ def grade_observations(observations: Sequence[ObservationIn], refs: StudyReferen
             axis = obs.long_axis_mm
             if axis is not None and axis < small_mm:
                 bits |= _SMALL_LESION
-        grades.append((score, source, computed, _FLAG_SETS[bits], score is None, suv))
+        grades.append(
+            (score, source, computed, _FLAG_SETS[bits], score is None, suv, obs.suv_max_float)
+        )
     return grades
 
 
