@@ -44,7 +44,7 @@ _LESION = itemgetter(0)  # of a PairedLesion
 
 # The grade of a lesion with no observation on that study: every cell of its row is empty. (A
 # source of None is outside Grade's type; this stand-in never reaches a rule.)
-_NoGrade = tuple[None, None, None, tuple[str, ...], bool, None]
+_NoGrade = tuple[None, None, None, tuple[str, ...], bool, None, None]
 _NO_GRADE: _NoGrade = (None, None, None, (), False, None, None)
 
 # One lesion of a timepoint: its id, then the observation and grade on the SSTR PET and on the

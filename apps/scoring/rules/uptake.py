@@ -43,12 +43,13 @@ _FIVE_POINT = "five_point"  # SSTR and the other receptor/transporter tracers: 0
 
 
 # The fields of ``Uptake`` as a plain tuple, for scoring many observations at once, followed by
-# the SUVmax the dual-tracer ratio uses (§4.1): ``(score, source, computed, flags, ungradable,
-# suv)``, where ``suv`` is 0 when the lesion is not seen (§2.1) and the observation's SUVmax
-# otherwise. Deliberately not a NamedTuple: building a NamedTuple instance (even through
-# ``tuple.__new__``) costs about four times a plain tuple, and one is built for every
-# observation. Read it by unpacking, or with the indices below; ``Uptake(*grade[:SUV])``.
-Grade = tuple[int | None, str, int | None, tuple[str, ...], bool, Decimal | None]
+# the SUVmax the dual-tracer ratio uses (§4.1) and its float: ``(score, source, computed, flags,
+# ungradable, suv, suv_float)``, where ``suv`` is 0 when the lesion is not seen (§2.1) and the
+# observation's SUVmax otherwise, and ``suv_float`` is ``float(suv)``. Deliberately not a
+# NamedTuple: building a NamedTuple instance (even through ``tuple.__new__``) costs about four
+# times a plain tuple, and one is built for every observation. Read it by unpacking, or with
+# the indices below; ``Uptake(*grade[:SUV])``.
+Grade = tuple[int | None, str, int | None, tuple[str, ...], bool, Decimal | None, float | None]
 SCORE: Final = 0
 SOURCE: Final = 1
 COMPUTED: Final = 2
