@@ -21,6 +21,25 @@ BY_COMPONENT = {
     "_Finding.lesions": "The lesions the finding is about (ids).",
     "_Sstr.reason": "One sentence explaining the SSTR expression summary.",
     "_LesionScore.status": "graded, unpaired, not_evaluable, ungradable, or no_fdg_pet.",
+    # GET patients/{id}/response/
+    "_DualTracerGrades.sstr_study": "The SSTR PET of the dual-tracer timepoint.",
+    "_DualTracerGrades.fdg_study": "The FDG PET paired with it.",
+    "_Percist.baseline_hottest_lesion": "The hottest lesion on the baseline FDG PET.",
+    "_Percist.hottest_lesion": "The hottest lesion on this follow-up (may be another lesion).",
+    "_Percist.notes": "Caveats: the quantity used and why, missing values, ungradable lesions.",
+    "_Recist.targets": "The target lesions with their diameters at baseline and here.",
+    "_SstrAlert.text": "What the alert means.",
+    "_SstrFollowUp.alerts": "ssa_started_between when a long-acting SSA began in between.",
+    "_SstrLesion.baseline_state": "Observation state at baseline (scored or not_seen).",
+    "_SstrLesion.follow_up_state": "Observation state at this follow-up.",
+    "_SstrLesion.baseline_krenning": "Effective Krenning score at baseline (DOMAIN.md §2).",
+    "_SstrLesion.follow_up_krenning": "Effective Krenning score at this follow-up.",
+    "_SstrLesion.krenning_change": "Follow-up minus baseline Krenning score.",
+    "_Theranostic.signals": "Signals for the cycle (DOMAIN.md §7).",
+    "_Theranostic.signal_texts": "What each signal means, in the order of signals.",
+    "_Theranostic.lesions": "Lesions scored on both the SPECT and the PET.",
+    "_TheranosticLesion.change": "upgraded (SPECT >= PET + 1), downgraded (<= PET - 1), else "
+    "unchanged.",
 }
 
 BY_NAME = {
@@ -33,6 +52,9 @@ BY_NAME = {
     "previous": "URL of the previous page, or null on the first page.",
     "results": "The records of this page.",
     "patient": "The patient this record belongs to (id).",
+    "baseline_study": "The baseline study of the series (DOMAIN.md §8).",
+    "baseline_performed_on": "Date of the baseline study.",
+    "pet_performed_on": "Date of the pre-therapy SSTR PET compared with.",
     # Patients
     "mrn": "Medical record number, unique in this hospital.",
     "family_name": "Family name as in the hospital record.",

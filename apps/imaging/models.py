@@ -7,11 +7,11 @@ from operator import or_
 
 import pgtrigger
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, F, Q, Value, When
 
 from apps.core.models import ClinicalRecord, audited
 from apps.patients.models import Patient, Treatment
-from apps.scoring.rules.tracers import THERAPEUTIC_TRACERS, TRACER_CLASS
+from apps.scoring.rules.tracers import PET_MODALITIES, THERAPEUTIC_TRACERS, TRACER_CLASS
 
 
 class Tracer(models.TextChoices):
@@ -58,6 +58,64 @@ class Modality(models.TextChoices):
 
 
 ANATOMIC_MODALITIES = (Modality.CT, Modality.MRI)
+
+# DOMAIN.md §8 series, in SQL: the same tests as apps.scoring.rules.series.series_kind.
+_PRE_THERAPY_PET = Q(modality__in=sorted(PET_MODALITIES), post_therapy=False) & ~Q(
+    tracer__in=sorted(THERAPEUTIC_TRACERS)
+)
+_IN_A_SERIES = Q(modality__in=ANATOMIC_MODALITIES) | (
+    _PRE_THERAPY_PET & Q(tracer_class__in=["FDG", "SSTR"])
+)
+
+
+SERIES_NAMES = {"anatomic": "CT/MRI", "fdg": "FDG PET", "sstr": "pre-therapy SSTR PET"}
+
+
+def study_series(modality: str, tracer: str, post_therapy: bool) -> str | None:
+    """The series of a study (DOMAIN.md §8), by the rules' own test."""
+    from datetime import date
+
+    from apps.scoring.rules.inputs import StudyIn
+    from apps.scoring.rules.series import series_kind
+
+    tracer_class = TRACER_CLASS.get(tracer, "")
+    return series_kind(StudyIn(0, date.min, tracer, tracer_class, modality, post_therapy))
+
+
+def baseline_problem(
+    patient: Patient | None,
+    modality: str,
+    tracer: str,
+    post_therapy: bool,
+    instance: ImagingStudy | None,
+) -> str | None:
+    """Why this study cannot be picked as the baseline of its series, or None."""
+    kind = study_series(modality, tracer, post_therapy)
+    if kind is None:
+        return "Only a CT/MRI, FDG PET or pre-therapy SSTR PET can be a series baseline."
+    if patient is None:
+        return None
+    others = ImagingStudy.objects.filter(patient=patient, is_baseline=True)
+    if instance is not None:
+        others = others.exclude(pk=instance.pk)
+    for other in others:
+        if study_series(other.modality, other.tracer, other.post_therapy) == kind:
+            return (
+                f"Study {other.pk} ({other.performed_on}) is already the baseline of this "
+                f"patient's {SERIES_NAMES[kind]} series: unset it there first."
+            )
+    return None
+
+
+def series_of_study() -> Case:
+    """The series (``anatomic``, ``fdg``, ``sstr``, else empty) of a study row, in SQL."""
+    return Case(
+        When(modality__in=ANATOMIC_MODALITIES, then=Value("anatomic")),
+        When(_PRE_THERAPY_PET & Q(tracer_class="FDG"), then=Value("fdg")),
+        When(_PRE_THERAPY_PET & Q(tracer_class="SSTR"), then=Value("sstr")),
+        default=Value(""),
+        output_field=models.CharField(),
+    )
 
 
 class StudyStatus(models.TextChoices):
@@ -145,6 +203,14 @@ class ImagingStudy(ClinicalRecord):
     accession_number = models.CharField(max_length=64, blank=True)
     study_instance_uid = models.CharField("Study Instance UID", max_length=64, blank=True)
     status = models.CharField(max_length=5, choices=StudyStatus.choices, default=StudyStatus.DRAFT)
+    is_baseline = models.BooleanField(
+        "baseline picked by a user",
+        default=False,
+        help_text=(
+            "Use this study as the baseline of its series (CT/MRI, FDG PET or pre-therapy SSTR "
+            "PET) instead of the one the rules pick (DOMAIN.md §8). One per series and patient."
+        ),
+    )
 
     class Meta:
         verbose_name_plural = "imaging studies"
@@ -187,6 +253,20 @@ class ImagingStudy(ClinicalRecord):
                 fields=["study_instance_uid"],
                 condition=~Q(study_instance_uid=""),
                 name="study_instance_uid_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(is_baseline=False) | _IN_A_SERIES,
+                name="study_baseline_in_a_series",
+                violation_error_message=(
+                    "Only a CT/MRI, FDG PET or pre-therapy SSTR PET can be a series baseline."
+                ),
+            ),
+            models.UniqueConstraint(
+                F("patient"),
+                series_of_study(),
+                condition=Q(is_baseline=True),
+                name="study_one_baseline_per_series",
+                violation_error_message="Another study of this series is already the baseline.",
             ),
         ]
 

@@ -12,6 +12,7 @@ from apps.imaging.models import (
     Lesion,
     Observation,
     Tracer,
+    baseline_problem,
 )
 from apps.patients.serializers import not_in_future
 from apps.scoring.rules.tracers import THERAPEUTIC_TRACERS, TRACER_CLASS
@@ -150,6 +151,7 @@ class StudySerializer(serializers.ModelSerializer):
             "accession_number",
             "study_instance_uid",
             "status",
+            "is_baseline",
             "observations",
         ]
         read_only_fields = ["id", "tracer_class", "observations"]
@@ -184,6 +186,12 @@ class StudySerializer(serializers.ModelSerializer):
             errors["treatment"] = "This treatment belongs to another patient."
         if current("cycle_number") is not None and treatment is None:
             errors["cycle_number"] = "A cycle number needs the treatment it belongs to."
+        if current("is_baseline") and not errors and tracer is not None and modality is not None:
+            problem = baseline_problem(
+                patient, modality, tracer, bool(current("post_therapy")), self.instance
+            )
+            if problem:
+                errors["is_baseline"] = problem
         if errors:
             raise serializers.ValidationError(errors)
         return attrs

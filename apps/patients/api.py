@@ -20,7 +20,7 @@ from apps.patients.serializers import (
     TreatmentSerializer,
 )
 from apps.scoring import services as scoring
-from apps.scoring.serializers import PhenotypeSerializer, RecomputeSerializer
+from apps.scoring.serializers import PhenotypeSerializer, RecomputeSerializer, ResponseSerializer
 
 
 def _owned_filter(model: type[Model], *fields: str) -> type[django_filters.FilterSet]:
@@ -59,6 +59,31 @@ class PatientViewSet(AccessLoggedViewSet):
     def phenotype(self, request: Request, pk: str | None = None) -> Response:
         patient = self.get_object()
         return Response(scoring.phenotype_body(patient.pk))
+
+    @extend_schema(
+        summary="Response over time and theranostic monitoring (DOMAIN.md §7-§9)",
+        description=(
+            "Baselines per series, RECIST 1.1, PERCIST 1.0, SSTR PET (descriptive), the "
+            "dual-tracer grades at every timepoint with their alerts, post-therapy SPECT "
+            "concordance, "
+            "biomarker series and disease-specific notes. Computed with the phenotype from the "
+            "same inputs, so it carries the same `status`."
+        ),
+        responses=ResponseSerializer,
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="response",
+        url_name="response",
+        permission_classes=[
+            require_perms("patients.view_patient", "scoring.view_phenotypeassessment")
+        ],
+    )
+    def response_over_time(self, request: Request, pk: str | None = None) -> Response:
+        # (Not named ``response``: DRF keeps the finalized response in ``self.response``.)
+        patient = self.get_object()
+        return Response(scoring.response_body(patient.pk))
 
     @extend_schema(
         summary="Queue a recompute of the patient's assessments",

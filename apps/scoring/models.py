@@ -7,7 +7,8 @@ Two rows per patient, both keyed by the patient:
   pathology, biomarkers, treatments and their cycles, lesions, studies and observations. Because
   it is a trigger, no write path can change an input without raising it: ORM, bulk, admin,
   raw SQL. ``queued_at`` marks a recompute sent to the broker and not yet picked up.
-- ``PhenotypeAssessment``: the last computed result (the body of API.md ``phenotype/``), the
+- ``PhenotypeAssessment``: the last computed results (the bodies of API.md ``phenotype/`` and
+  ``response/``, computed together from the same inputs by the same task), the
   counter value it was computed from, a digest of the inputs it was computed from, and the
   rules version and thresholds fingerprint in force.
 
@@ -47,6 +48,9 @@ class PhenotypeAssessment(models.Model):
         Patient, on_delete=models.CASCADE, primary_key=True, related_name="phenotype_assessment"
     )
     result = models.JSONField()
+    # DOMAIN.md §7-§9 over the patient's whole history (API.md ``response/``): computed with
+    # ``result`` from the same inputs, so it shares its status.
+    response = models.JSONField(default=dict)
     rules_version = models.CharField(max_length=16)
     rules_fingerprint = models.CharField(max_length=64)
     inputs_digest = models.CharField(max_length=64)

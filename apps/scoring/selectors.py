@@ -41,7 +41,7 @@ SELECT p.id, p.primary_site, p.histology, p.sex, p.height_cm, p.weight_kg, p.ppg
   (SELECT coalesce(json_agg(json_build_array(
      x.id, x.performed_on, x.tracer, x.tracer_class, x.modality, x.post_therapy,
      x.blood_pool_suv, x.liver_suv, x.liver_suv_sd, x.spleen_suv, x.treatment_id,
-     x.cycle_number) ORDER BY x.performed_on, x.id), '[]')::text
+     x.cycle_number, x.is_baseline) ORDER BY x.performed_on, x.id), '[]')::text
    FROM imaging_imagingstudy x WHERE x.patient_id = p.id),
   (SELECT coalesce(json_agg(json_build_array(
      x.study_id, x.lesion_id, x.state, x.suv_max, x.suv_peak, x.krenning_visual,
@@ -99,8 +99,9 @@ def patient_rules_input(patient_id: int) -> PatientIn:
                 _date(performed_on),
                 *fields,
                 observations=tuple(by_study.get(study_id, ())),
+                is_baseline=is_baseline,
             )
-            for study_id, performed_on, *fields in studies
+            for study_id, performed_on, *fields, is_baseline in studies
         ),
         pathology=tuple(
             PathologyIn(_date(reported_on), *fields) for reported_on, *fields in pathology

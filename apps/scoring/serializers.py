@@ -194,3 +194,265 @@ class PhenotypeSerializer(serializers.Serializer):  # type: ignore[type-arg]
 class RecomputeSerializer(serializers.Serializer):  # type: ignore[type-arg]
     patient = serializers.IntegerField()
     status = serializers.ChoiceField(choices=ASSESSMENT_STATUS, help_text=STATUS_HELP)
+
+
+# --- GET patients/{id}/response/ (DOMAIN.md §7-§9) ----------------------------------------------
+
+SERIES_HELP = "anatomic (CT/MRI), fdg (FDG PET) or sstr (pre-therapy SSTR PET)."
+
+
+def _num(help_text: str) -> serializers.FloatField:
+    return serializers.FloatField(allow_null=True, help_text=help_text)
+
+
+class _Baseline(serializers.Serializer):  # type: ignore[type-arg]
+    series = serializers.ChoiceField(choices=["anatomic", "fdg", "sstr"], help_text=SERIES_HELP)
+    baseline_study = serializers.IntegerField(allow_null=True, help_text="Null: no such study.")
+    baseline_performed_on = serializers.DateField(allow_null=True)
+    source = serializers.ChoiceField(
+        choices=["user", "treatment", "first"],
+        allow_null=True,
+        help_text=(
+            "user: picked (study is_baseline); treatment: the latest study on or before the start "
+            "of the most recent treatment line; first: the series' first study."
+        ),
+    )
+    treatment = serializers.IntegerField(
+        allow_null=True, help_text="The treatment line whose start set the baseline."
+    )
+    follow_up_studies = _ids("The later studies of the series, in date order.")
+    reason = serializers.CharField(help_text="One sentence: why this baseline.")
+
+
+class _RecistError(serializers.Serializer):  # type: ignore[type-arg]
+    rule = serializers.ChoiceField(
+        choices=["too_many_targets", "too_many_per_site", "target_not_measurable"],
+        help_text="The RECIST 1.1 target rule the marked selection breaks.",
+    )
+    message = serializers.CharField(help_text="The rule and the lesions that break it.")
+
+
+class _RecistTarget(serializers.Serializer):  # type: ignore[type-arg]
+    lesion = serializers.IntegerField()
+    site = serializers.CharField(help_text="The lesion's site (organ).")
+    nodal = serializers.BooleanField()
+    measure = serializers.ChoiceField(
+        choices=["long_axis", "short_axis"], help_text="Short axis for nodal targets."
+    )
+    baseline_mm = _num("Diameter at baseline, mm.")
+    mm = _num("Diameter at this follow-up, mm (0 when not seen; null when missing).")
+    state = serializers.CharField(
+        allow_null=True, help_text="Observation state at this follow-up; null when none."
+    )
+
+
+class _Recist(serializers.Serializer):  # type: ignore[type-arg]
+    study = serializers.IntegerField(help_text="The follow-up CT/MRI.")
+    baseline_study = serializers.IntegerField()
+    performed_on = serializers.DateField()
+    baseline_performed_on = serializers.DateField()
+    category = serializers.ChoiceField(
+        choices=["CR", "PR", "SD", "PD", "NE"],
+        allow_null=True,
+        help_text="RECIST 1.1; NE when a target is missing; null when the selection is refused.",
+    )
+    error = _RecistError(allow_null=True, help_text="Why the target selection is refused.")
+    target_source = serializers.ChoiceField(
+        choices=["marked", "picked"], help_text="Marked by the reader, or picked by the rules."
+    )
+    targets = _RecistTarget(many=True)
+    missing_targets = _ids("Targets without a usable diameter at this follow-up (NE).")
+    sum_mm = _num("Sum of target diameters, mm.")
+    baseline_sum_mm = _num("Sum at baseline, mm.")
+    nadir_sum_mm = _num("Smallest sum at baseline and earlier follow-ups, mm.")
+    nadir_study = serializers.IntegerField(allow_null=True, help_text="Where the nadir was.")
+    change_from_baseline_percent = _num("Change of the sum from baseline, %.")
+    change_from_nadir_percent = _num("Change of the sum from the nadir, %.")
+    change_from_nadir_mm = _num("Change of the sum from the nadir, mm.")
+    new_lesions = _ids("Lesions first scored after the baseline and scored here.")
+    reason = serializers.CharField(help_text="One sentence with the numbers behind the category.")
+
+
+class _DualTracerGrades(serializers.Serializer):  # type: ignore[type-arg]
+    sstr_study = serializers.IntegerField()
+    fdg_study = serializers.IntegerField()
+    sstr_performed_on = serializers.DateField()
+    fdg_performed_on = serializers.DateField()
+    netpet = serializers.CharField(allow_null=True, help_text="NETPET grade at this timepoint.")
+    karfis = serializers.CharField(allow_null=True, help_text="Karfis group at this timepoint.")
+    zidan = serializers.CharField(allow_null=True, help_text="Zidan group at this timepoint.")
+    provisional = serializers.BooleanField()
+    biopsy_target = serializers.IntegerField(allow_null=True)
+
+
+class _Alert(serializers.Serializer):  # type: ignore[type-arg]
+    code = serializers.ChoiceField(
+        choices=[
+            "new_fdg_positive_sstr_negative",
+            "fdg_resolved",
+            "fdg_growing_low_sstr",
+            "ssa_started_between",
+        ]
+    )
+    study = serializers.IntegerField(help_text="The SSTR PET of the timepoint the alert is on.")
+    fdg_study = serializers.IntegerField(
+        required=False, help_text="The FDG PET of the timepoint (dual-tracer alerts)."
+    )
+    lesions = _ids("The lesions behind the alert.")
+    text = serializers.CharField(help_text="What it means, in one or two sentences.")
+
+
+class _BiomarkerValue(serializers.Serializer):  # type: ignore[type-arg]
+    measured_on = serializers.DateField()
+    value = serializers.FloatField()
+
+
+class _Biomarker(serializers.Serializer):  # type: ignore[type-arg]
+    analyte = serializers.CharField()
+    unit = serializers.CharField()
+    values = _BiomarkerValue(many=True, help_text="In date order.")
+    change_from_baseline = _num("Change of the latest value from the first, %.")
+    doubling_time_days = _num("ln 2 / least-squares slope of ln(value); null unless rising.")
+    rising = serializers.BooleanField(help_text="Latest value at least 25% above the first.")
+    rising_with_stable_imaging = serializers.BooleanField(
+        help_text="Rising while the latest RECIST category is SD."
+    )
+    reason = serializers.CharField()
+
+
+class _Note(serializers.Serializer):  # type: ignore[type-arg]
+    code = serializers.ChoiceField(
+        choices=["ppgl", "insulinoma", "mtc", "pulmonary", "rising_markers_with_ssa_change"]
+    )
+    applies_because = serializers.CharField(help_text="What in the record brought the note up.")
+    text = serializers.CharField(help_text="The DOMAIN.md §9 statement.")
+
+
+class _SstrLesion(serializers.Serializer):  # type: ignore[type-arg]
+    lesion = serializers.IntegerField()
+    baseline_state = serializers.CharField()
+    follow_up_state = serializers.CharField()
+    baseline_suv_max = _num("SUVmax at baseline (0 when not seen).")
+    follow_up_suv_max = _num("SUVmax at this follow-up (0 when not seen).")
+    suv_max_change = _num("Follow-up minus baseline SUVmax.")
+    suv_max_change_percent = _num("Change of SUVmax, %; null when the baseline SUVmax is 0.")
+    baseline_tlr = _num("Baseline SUVmax / liver SUVmean.")
+    follow_up_tlr = _num("Follow-up SUVmax / liver SUVmean.")
+    tlr_change = _num("Follow-up minus baseline TLR.")
+    baseline_krenning = serializers.IntegerField(allow_null=True)
+    follow_up_krenning = serializers.IntegerField(allow_null=True)
+    krenning_change = serializers.IntegerField(allow_null=True)
+
+
+class _SstrAlert(serializers.Serializer):  # type: ignore[type-arg]
+    code = serializers.ChoiceField(choices=["ssa_started_between"])
+    text = serializers.CharField()
+    treatments = _ids("The SSA treatment lines that started in between.")
+
+
+class _SstrFollowUp(serializers.Serializer):  # type: ignore[type-arg]
+    study = serializers.IntegerField(help_text="The follow-up SSTR PET.")
+    baseline_study = serializers.IntegerField()
+    previous_study = serializers.IntegerField(help_text="The SSTR PET just before this one.")
+    performed_on = serializers.DateField()
+    category = serializers.CharField(
+        allow_null=True, help_text="Always null: SSTR PET response has no validated criteria."
+    )
+    lesions = _SstrLesion(many=True, help_text="Lesions observed on both studies.")
+    suv_max_rose_lesions = _ids("Lesions whose SUVmax rose.")
+    suv_max_fell_lesions = _ids("Lesions whose SUVmax fell.")
+    new_lesions = _ids("New lesions that are SSTR-avid (Krenning >= 2) here.")
+    vanished_lesions = _ids("Scored at baseline, not seen here.")
+    alerts = _SstrAlert(many=True)
+    caution = serializers.CharField(help_text="How to read SUV changes on SSTR PET.")
+    reason = serializers.CharField()
+
+
+class _TheranosticLesion(serializers.Serializer):  # type: ignore[type-arg]
+    lesion = serializers.IntegerField()
+    pet_score = serializers.IntegerField(help_text="Krenning score on the pre-therapy SSTR PET.")
+    spect_score = serializers.IntegerField(help_text="Score on the post-therapy SPECT.")
+    change = serializers.ChoiceField(choices=["upgraded", "downgraded", "unchanged"])
+    target_lost = serializers.BooleanField(help_text="SPECT <= 1 where the PET was >= 3.")
+
+
+class _Theranostic(serializers.Serializer):  # type: ignore[type-arg]
+    study = serializers.IntegerField(help_text="The post-therapy 177Lu-DOTATATE scan.")
+    performed_on = serializers.DateField()
+    cycle_number = serializers.IntegerField(allow_null=True)
+    treatment = serializers.IntegerField(allow_null=True)
+    pet_study = serializers.IntegerField(
+        allow_null=True, help_text="The latest pre-therapy SSTR PET before the course."
+    )
+    pet_performed_on = serializers.DateField(allow_null=True)
+    pet_source = serializers.CharField(
+        allow_null=True,
+        help_text="How the PET was found: study_treatment, latest_prrt_course or before_spect.",
+    )
+    signals = serializers.ListField(
+        child=serializers.ChoiceField(
+            choices=["high_retention_all", "low_retention_majority", "target_lost_majority"]
+        )
+    )
+    signal_texts = serializers.ListField(child=serializers.CharField())
+    lesions = _TheranosticLesion(many=True)
+    upgraded_lesions = _ids()
+    downgraded_lesions = _ids()
+    target_lost_lesions = _ids()
+    note = serializers.CharField(help_text="The affinity difference of the two tracers.")
+    reason = serializers.CharField()
+
+
+class _Percist(serializers.Serializer):  # type: ignore[type-arg]
+    study = serializers.IntegerField(help_text="The follow-up FDG PET.")
+    baseline_study = serializers.IntegerField()
+    performed_on = serializers.DateField()
+    category = serializers.ChoiceField(
+        choices=["CMR", "PMR", "SMD", "PMD", "NE", "not_measurable"],
+        help_text="PERCIST 1.0; NE when nothing can be compared; not_measurable baseline.",
+    )
+    measurable = serializers.BooleanField(
+        help_text="Baseline hottest lesion above 1.5 x liver mean + 2 x liver SD."
+    )
+    quantity = serializers.CharField(
+        help_text="SULpeak, else SUVpeak (no lean body mass), else SUVmax/SULmax, as used."
+    )
+    lean_body_mass_kg = _num("Janmahasatian lean body mass; null without height, weight, sex.")
+    liver_mean = _num("Baseline liver mean, in the quantity used.")
+    liver_sd = _num("Baseline liver SD, in the quantity used.")
+    measurability_threshold = _num("1.5 x liver mean + 2 x liver SD.")
+    baseline_hottest_lesion = serializers.IntegerField(allow_null=True)
+    baseline_hottest = _num("The baseline's hottest lesion value.")
+    hottest_lesion = serializers.IntegerField(allow_null=True)
+    hottest = _num("This follow-up's hottest lesion value (may be another lesion).")
+    change_percent = _num("Change of the hottest value, %.")
+    change_units = _num("Change of the hottest value, in units of the quantity.")
+    new_lesions = _ids("Lesions first scored after the baseline and scored here.")
+    new_fdg_positive_lesions = _ids("New lesions at FDG grade >= 2 here (PMD).")
+    ungradable_lesions = _ids("Scored lesions without an FDG grade (leave CMR unproven).")
+    provisional = serializers.BooleanField(help_text="True while a lesion cannot be graded.")
+    notes = serializers.ListField(child=serializers.CharField())
+    reason = serializers.CharField()
+
+
+class ResponseSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    patient = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=ASSESSMENT_STATUS, help_text=STATUS_HELP)
+    computed_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the shown result was computed; null before the first."
+    )
+    rules_version = serializers.CharField(allow_null=True)
+    thresholds = serializers.DictField(
+        child=serializers.FloatField(), allow_null=True, help_text="NETBOARD_RULES in force."
+    )
+    baselines = _Baseline(many=True, help_text="The baseline of each series.")
+    recist = _Recist(many=True, help_text="RECIST 1.1, one per follow-up CT/MRI, date order.")
+    percist = _Percist(many=True, help_text="PERCIST 1.0, one per follow-up FDG PET.")
+    sstr = _SstrFollowUp(many=True, help_text="SSTR PET changes, descriptive, per follow-up.")
+    dual_tracer = _DualTracerGrades(
+        many=True, help_text="The §4 grades at every dual-tracer timepoint, in date order."
+    )
+    dual_tracer_alerts = _Alert(many=True, help_text="Alerts, in date order.")
+    theranostic = _Theranostic(many=True, help_text="Post-therapy SPECT vs pre-therapy PET.")
+    biomarkers = _Biomarker(many=True, help_text="One series per analyte and unit.")
+    notes = _Note(many=True, help_text="Disease-specific notes (DOMAIN.md §9).")

@@ -31,6 +31,7 @@ from psycopg.types.json import Jsonb
 
 from apps.scoring.models import InputVersion, PhenotypeAssessment
 from apps.scoring.rules import RULES_VERSION, PatientIn, Thresholds, assess_phenotype
+from apps.scoring.rules.response import assess_response
 from apps.scoring.selectors import patient_rules_input, rules_thresholds
 
 logger = logging.getLogger(__name__)
@@ -137,17 +138,20 @@ def recompute_phenotype(patient_id: int) -> str:
                 [version, patient_id],
             )
             return "confirmed"
+        phenotype = assess_phenotype(patient, thresholds)
         cursor.execute(
-            "INSERT INTO scoring_phenotypeassessment (patient_id, result, rules_version, "
-            "rules_fingerprint, inputs_digest, inputs_version, computed_at) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (patient_id) DO UPDATE SET "
-            "result = EXCLUDED.result, rules_version = EXCLUDED.rules_version, "
+            "INSERT INTO scoring_phenotypeassessment (patient_id, result, response, "
+            "rules_version, rules_fingerprint, inputs_digest, inputs_version, computed_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (patient_id) DO UPDATE SET "
+            "result = EXCLUDED.result, response = EXCLUDED.response, "
+            "rules_version = EXCLUDED.rules_version, "
             "rules_fingerprint = EXCLUDED.rules_fingerprint, "
             "inputs_digest = EXCLUDED.inputs_digest, inputs_version = EXCLUDED.inputs_version, "
             "computed_at = EXCLUDED.computed_at",
             [
                 patient_id,
-                Jsonb(assess_phenotype(patient, thresholds)),
+                Jsonb(phenotype),
+                Jsonb(assess_response(patient, thresholds, phenotype)),
                 RULES_VERSION,
                 fingerprint,
                 digest,
@@ -281,6 +285,33 @@ def phenotype_body(patient_id: int) -> dict[str, Any]:
     """The body of API.md ``GET patients/{id}/phenotype/``: the stored result (possibly not
     fresh, and then saying so) with ``patient``, ``status`` and ``computed_at``. Before the first
     computation the timepoints list is empty and the status is ``pending`` or ``stale``."""
+    return _assessment_body(patient_id, "result", EMPTY_PHENOTYPE)
+
+
+# The bodies before the first computation: every list empty.
+EMPTY_PHENOTYPE: dict[str, Any] = {"rules_version": None, "thresholds": None, "timepoints": []}
+EMPTY_RESPONSE: dict[str, Any] = {
+    "rules_version": None,
+    "thresholds": None,
+    "baselines": [],
+    "recist": [],
+    "percist": [],
+    "sstr": [],
+    "dual_tracer": [],
+    "dual_tracer_alerts": [],
+    "theranostic": [],
+    "biomarkers": [],
+    "notes": [],
+}
+
+
+def response_body(patient_id: int) -> dict[str, Any]:
+    """The body of API.md ``GET patients/{id}/response/`` (DOMAIN.md §7-§9), with the same
+    ``status`` as the phenotype: both are computed together from the same inputs."""
+    return _assessment_body(patient_id, "response", EMPTY_RESPONSE)
+
+
+def _assessment_body(patient_id: int, field: str, empty: dict[str, Any]) -> dict[str, Any]:
     version = InputVersion.objects.filter(patient_id=patient_id).first()
     assessment = PhenotypeAssessment.objects.filter(patient_id=patient_id).first()
     status = status_of(version, assessment, rules_fingerprint())
@@ -289,8 +320,7 @@ def phenotype_body(patient_id: int) -> dict[str, Any]:
         "status": status,
         "computed_at": assessment.computed_at.isoformat() if assessment else None,
     }
-    if assessment is None:
-        body.update({"rules_version": None, "thresholds": None, "timepoints": []})
-    else:
-        body.update(assessment.result)
+    stored = getattr(assessment, field) if assessment is not None else None
+    # A result stored before the response existed has an empty one: shown as not yet computed.
+    body.update(stored or empty)
     return body

@@ -355,3 +355,99 @@ def test_data_written_while_the_broker_is_down_is_swept_once_it_is_back(
     stack.worker("--beat", "--schedule", str(tmp_path / "beat-schedule"))
     body = wait_for(lambda: fresh(offline, written["patient"]), what="sweeper")
     assert body["timepoints"][0]["netpet"]["grade"] == "P1"
+
+
+def test_a_patient_followed_over_four_timepoints_gets_a_fresh_response(stack: Stack) -> None:
+    """Issue 5 end to end: a hospital system writes four timepoints (SSTR PET, FDG PET and CT
+    each) and an SSA line through the API; a real worker computes the response history."""
+    api = stack.web()
+    stack.worker()
+    patient = api.post(
+        "/api/v1/patients/",
+        {"mrn": "WRK-0005", "family_name": "Followed", "sex": "male", "primary_site": "pancreas"},
+    )["id"]
+    api.post(
+        "/api/v1/treatments/",
+        {"patient": patient, "kind": "ssa", "started_on": "2024-05-15"},
+    )
+    lesions = [
+        api.post("/api/v1/lesions/", {"patient": patient, "label": f"L{n}", "site": "liver"})["id"]
+        for n in (1, 2, 3)
+    ]
+    # Per timepoint: (date, SSTR Krenning, FDG call, CT long axes) for L1, L2, L3 (None: absent).
+    reads = [
+        ("2024-01-10", (4, 4, None), ("negative", "negative", None), ("40", "30", None)),
+        ("2024-05-20", (4, 4, None), ("negative", "negative", None), ("30", "20", None)),
+        ("2024-09-10", (4, 0, None), ("negative", "positive", None), ("26", "20", None)),
+        ("2025-01-10", (4, 0, 4), ("negative", "positive", "negative"), ("26", "20", "15")),
+    ]
+    sstr_studies = []
+    ct_studies = []
+    for day, krenning, calls, axes in reads:
+        sstr = api.post(
+            "/api/v1/studies/",
+            {
+                "patient": patient,
+                "performed_on": day,
+                "modality": "pet_ct",
+                "tracer": "ga68_dotatate",
+                "blood_pool_suv": "1.5",
+                "liver_suv": "6.0",
+                "spleen_suv": "18.0",
+            },
+        )["id"]
+        fdg = api.post(
+            "/api/v1/studies/",
+            {
+                "patient": patient,
+                "performed_on": day,
+                "modality": "pet_ct",
+                "tracer": "f18_fdg",
+                "blood_pool_suv": "1.6",
+                "liver_suv": "2.2",
+                "liver_suv_sd": "0.3",
+            },
+        )["id"]
+        ct = api.post(
+            "/api/v1/studies/",
+            {"patient": patient, "performed_on": day, "modality": "ct", "tracer": "none"},
+        )["id"]
+        sstr_studies.append(sstr)
+        ct_studies.append(ct)
+        for lesion, score, call, axis in zip(lesions, krenning, calls, axes, strict=True):
+            if score is None:
+                continue
+            api.post(
+                "/api/v1/observations/",
+                {"study": sstr, "lesion": lesion, "krenning_visual": score, "long_axis_mm": axis},
+            )
+            api.post("/api/v1/observations/", {"study": fdg, "lesion": lesion, "fdg_visual": call})
+            api.post(
+                "/api/v1/observations/",
+                {
+                    "study": ct,
+                    "lesion": lesion,
+                    "long_axis_mm": axis,
+                    "target": day == "2024-01-10",
+                },
+            )
+
+    def fresh_response() -> dict[str, Any] | None:
+        status, body = api.call("GET", f"/api/v1/patients/{patient}/response/")
+        assert status == 200, body
+        return body if body["status"] == "fresh" and len(body["recist"]) == 3 else None
+
+    body = wait_for(fresh_response, what="fresh response over four timepoints")
+    # RECIST against the CT of 2024-01-10 (the last one before the SSA began): 70 mm at
+    # baseline; 50 mm (-28.6%: SD); 46 mm (-34.3%: PR); a new lesion (PD).
+    assert [(r["study"], r["category"]) for r in body["recist"]] == [
+        (ct_studies[1], "SD"),
+        (ct_studies[2], "PR"),
+        (ct_studies[3], "PD"),
+    ]
+    assert body["recist"][2]["new_lesions"] == [lesions[2]]
+    assert [g["netpet"] for g in body["dual_tracer"]] == ["P1", "P1", "P5", "P5"]
+    alerts = [(a["code"], a["study"], a["lesions"]) for a in body["dual_tracer_alerts"]]
+    assert ("ssa_started_between", sstr_studies[1], []) in alerts
+    assert ("new_fdg_positive_sstr_negative", sstr_studies[2], [lesions[1]]) in alerts
+    assert [len(body[name]) for name in ("percist", "sstr")] == [3, 3]

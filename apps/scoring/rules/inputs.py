@@ -158,6 +158,7 @@ class StudyIn:
     treatment: int | None = None
     cycle_number: int | None = None
     observations: tuple[ObservationIn, ...] = ()
+    is_baseline: bool = False  # picked by a user as the baseline of its series (DOMAIN.md §8)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,13 +4,12 @@ This is on the hot path of the API (every observation's ``krenning_computed`` an
 of ``assess_phenotype``. The per-study products ``B·(1−t)`` and ``B·(1+t)`` and the validity of
 the references are worked out once per study in ``study_references``; ``grade_observations`` then
 scores a whole study in one loop, a few exact ``Decimal`` comparisons per observation, and returns
-plain tuples. The ``Uptake`` dataclass is built only for the public calls.
+plain tuples. The ``Uptake`` NamedTuple is built only for the public calls.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from decimal import Context, Decimal
 from typing import Final, NamedTuple
 
@@ -217,8 +216,7 @@ def grade_observations(observations: Sequence[ObservationIn], refs: StudyReferen
     return grades
 
 
-@dataclass(frozen=True, slots=True)
-class Uptake:
+class Uptake(NamedTuple):
     """The uptake grade of one observation (DOMAIN.md §2).
 
     ``score`` is the effective score every rule uses (None when not evaluable or ungradable);
@@ -226,6 +224,8 @@ class Uptake:
     reader's score or visual FDG grade), ``fdg_visual`` (a plain positive/negative FDG call, held
     as grade 3 / 0 so that it stands for both §3 thresholds), ``computed``, or ``none``.
     ``computed`` is the score from SUVs, shown beside the visual one; it never overwrites it.
+    A NamedTuple (immutable, built a few times faster than a frozen dataclass): one is built per
+    observation wherever a whole study is scored (``score_study``).
     """
 
     score: int | None
