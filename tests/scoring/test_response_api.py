@@ -192,3 +192,26 @@ def test_the_database_holds_the_baseline_rules(sql: str, constraint: str) -> Non
         connection.cursor() as cursor,
     ):
         cursor.execute(sql, [target])
+
+
+def test_the_demo_cohort_responses_are_documented_and_show_each_part(token_client: Any) -> None:
+    """Every demo patient's response matches the schema, and across the cohort every part of
+    DOMAIN.md §7-§9 appears at least once (the demo is what a trial user first sees)."""
+    from django.core.management import call_command
+
+    with committed():
+        call_command("load_demo", verbosity=0)
+    client = token_client("clinician")
+    seen: dict[str, set[Any]] = {"recist": set(), "alerts": set(), "signals": set(), "notes": set()}
+    for patient in Patient.objects.all():
+        body = client.get(f"/api/v1/patients/{patient.pk}/response/").json()
+        assert body["status"] == "fresh"
+        assert_documented(body, ResponseSerializer())
+        seen["recist"] |= {entry["category"] for entry in body["recist"]}
+        seen["alerts"] |= {alert["code"] for alert in body["dual_tracer_alerts"]}
+        seen["signals"] |= {s for entry in body["theranostic"] for s in entry["signals"]}
+        seen["notes"] |= {note["code"] for note in body["notes"]}
+    assert seen["recist"], "no RECIST follow-up in the demo"
+    assert "new_fdg_positive_sstr_negative" in seen["alerts"]  # the Fig. 4 relapse
+    assert seen["signals"], "no theranostic signal in the demo"
+    assert {"ppgl", "pulmonary"} <= seen["notes"]
