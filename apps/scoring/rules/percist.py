@@ -271,15 +271,17 @@ class _Comparison:
             and all(score < ABOVE_BACKGROUND for score in graded)
         )
 
-        if not measurable:
-            category = NOT_MEASURABLE
-            reason = self._not_measurable(liver, sd)
-        elif self.new_positive:
+        # A new FDG-avid lesion is progression whatever the baseline (issue 5: "new FDG-avid
+        # lesion → PMD"; PERCIST 1.0 alike), so it is checked before measurability.
+        if self.new_positive:
             category = PMD
             reason = (
                 f"PMD: new FDG-positive {self._lesions(self.new_positive)} (FDG grade "
                 f"{ABOVE_BACKGROUND} or more) on study {follow_up.id}; {self._course()}."
             )
+        elif not measurable:
+            category = NOT_MEASURABLE
+            reason = self._not_measurable(liver, sd)
         elif rose:
             category = PMD
             reason = f"PMD: {self._course()}, a rise of at least {self._limits()}."
@@ -453,9 +455,9 @@ def percist_series(
     ``series`` is ``build_series(patient, "fdg")`` and ``first_scored`` is
     ``first_scored_on(patient)``. No baseline or no follow-up gives ``[]``.
 
-    In this order: ``not_measurable`` when the baseline is not measurable (hottest lesion not
-    above 1.5 × liver mean + 2 × liver SD, or no liver mean, SD or lesion value); **PMD** when a
-    new lesion is FDG-positive or the hottest rose by at least ``percist_percent`` % and
+    In this order: **PMD** when a new lesion is FDG-positive (whatever the baseline);
+    ``not_measurable`` when the baseline is not measurable (hottest lesion not above 1.5 × liver
+    mean + 2 × liver SD, or no liver mean, SD or lesion value); **PMD** when the hottest rose by at least ``percist_percent`` % and
     ``percist_sul_units``; **CMR** when every lesion with an FDG grade is at grade 1 or less
     (not evaluable lesions are left out; lesions not seen are grade 0; an ungradable one, or no
     graded lesion at all, leaves CMR unproven, §2.1);

@@ -229,8 +229,6 @@ def test_measurable_strictly_above_1_5_liver_mean_plus_2_sd(
         ({"liver_suv": None}, [les(1, "10")], "no liver SUVmean"),
         ({"liver_suv": None, "liver_suv_sd": None}, [les(1, "10")], "no liver SUVmean and no"),
         ({}, [les(1, None)], "no lesion on the baseline"),
-        ({}, [les(1, "10", state="not_seen")], "no lesion on the baseline"),
-        ({}, [], "no lesion on the baseline"),
     ],
 )
 def test_a_baseline_without_liver_or_lesion_values_is_not_measurable(
@@ -242,15 +240,27 @@ def test_a_baseline_without_liver_or_lesion_values_is_not_measurable(
     assert words in entry["reason"]
 
 
-def test_not_measurable_for_every_follow_up_still_lists_new_positive_lesions() -> None:
+@pytest.mark.parametrize("baseline_obs", [[les(1, "10", state="not_seen")], []])
+def test_a_lesion_absent_at_baseline_that_is_fdg_positive_later_is_pmd(
+    baseline_obs: list[ObservationIn],
+) -> None:
+    """Not measurable (no lesion value at baseline), but the lesion is new and FDG-positive."""
+    entry = one(pet(1, 0, *baseline_obs), pet(2, 90, les(1, "20")))
+    assert entry["measurable"] is False
+    assert (entry["category"], entry["new_fdg_positive_lesions"]) == ("PMD", [1])
+
+
+def test_a_new_fdg_positive_lesion_is_pmd_even_with_a_not_measurable_baseline() -> None:
     entries = run(
         pet(1, 0, les(1, "1.5")),  # not above 1.7
         pet(2, 90, les(1, "9")),
         pet(3, 180, les(1, "9"), les(2, "3")),  # lesion 2 new, grade 3
+        pet(4, 270, les(1, "9"), les(2, "0.5"), les(3, "0.5")),  # new lesions, now grade 0
     )
-    assert [e["category"] for e in entries] == ["not_measurable", "not_measurable"]
+    assert [e["category"] for e in entries] == ["not_measurable", "PMD", "not_measurable"]
     assert entries[1]["new_fdg_positive_lesions"] == [2]
     assert "new FDG-positive lesion 2" in entries[1]["reason"]
+    assert entries[2]["new_fdg_positive_lesions"] == []
 
 
 # --- SUL and the fallbacks ------------------------------------------------------------------
