@@ -458,11 +458,11 @@ def percist_series(
     In this order: **PMD** when a new lesion is FDG-positive (whatever the baseline);
     ``not_measurable`` when the baseline is not measurable (hottest lesion not above 1.5 × liver
     mean + 2 × liver SD, or no liver mean, SD or lesion value); **PMD** when the hottest rose by
-    at least ``percist_percent`` % and ``percist_sul_units``; **CMR** when every lesion with an FDG grade is at grade 1 or less
-    (not evaluable lesions are left out; lesions not seen are grade 0; an ungradable one, or no
-    graded lesion at all, leaves CMR unproven, §2.1);
-    ``NE`` when no lesion on the follow-up has a value; **PMR** when the hottest fell by at least
-    both; else **SMD**.
+    at least ``percist_percent`` % and ``percist_sul_units``; **CMR** when every lesion with an
+    FDG grade is at grade 1 or less (not evaluable lesions are left out; lesions not seen are
+    grade 0; an ungradable one, or no graded lesion at all, leaves CMR unproven, §2.1); ``NE``
+    when no lesion on the follow-up has a value; **PMR** when the hottest fell by at least both;
+    else **SMD**.
     """
     baseline = series.baseline
     if baseline is None or not series.follow_ups:
