@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 export DATABASE_URL_TEST ?= postgres://postgres@127.0.0.1:5432/netboard
 
-.PHONY: run test lint format install install-dev bench worker clean-embedded stop-embedded
+.PHONY: run test lint format install install-dev bench worker clean-embedded stop-embedded browser
 
 $(PY):
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "NETboard needs Python 3.11 or newer")'
@@ -27,8 +27,14 @@ install-dev: $(VENV)/.installed-dev
 run: $(VENV)/.installed
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash scripts/run.sh
 
+## browser: Debian's Chromium for the browser tests (Playwright drives /usr/bin/chromium)
+browser:
+	@test -x /usr/bin/chromium || { echo "Installing Debian's chromium for the browser tests..."; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
 ## test: lint, format check, type check of the rules, and the whole test suite on PostgreSQL
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev browser
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy

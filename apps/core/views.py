@@ -11,9 +11,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from apps.core.access import record_access
 from apps.core.problems import problem_response
-from apps.patients.models import Patient
 
 logger = logging.getLogger(__name__)
 
@@ -62,13 +60,6 @@ def health(request: HttpRequest) -> JsonResponse:
         },
         status=status,
     )
-
-
-@require_GET
-def home(request: HttpRequest) -> HttpResponse:
-    patients = list(Patient.objects.order_by("family_name", "given_name", "id")[:200])
-    record_access(request, [p.pk for p in patients], "list_patients")
-    return render(request, "core/home.html", {"patients": patients})
 
 
 def _machine_client(request: HttpRequest) -> bool:

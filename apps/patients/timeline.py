@@ -1,0 +1,406 @@
+"""The SSTR/FDG phenotype timeline of one patient, as geometry for an inline SVG (issue 6).
+
+Built from the rules inputs (``patient_rules_input``: one query for the whole record) and the
+persisted phenotype and response (never recomputed here: the page shows what the workers
+stored, with its status). Lanes: treatments as bands (PRRT cycles as ticks), SSTR PET, FDG PET,
+post-therapy SPECT, CT/MRI, and the phenotype badges with alerts; below, one row per lesion and
+tracer with its score at every study as a coloured cell with the number printed.
+
+The colour scales read in greyscale: each runs monotonically from dark to light (Krenning 0 dark
+navy to 4 yellow, as the wireframe; FDG 0 pale to 3 dark brown), so the order survives without
+colour, and the number is printed in every cell.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from apps.scoring.rules.inputs import PatientIn, StudyIn, Thresholds
+from apps.scoring.rules.series import date_order, series_kind
+from apps.scoring.rules.uptake import score_study
+
+# Krenning 0-4 (SSTR PET and 177Lu SPECT): dark to light. FDG grade 0-3: light to dark.
+SSTR_COLOURS = ["#00224e", "#414d6b", "#7c7b78", "#bcaf6f", "#fee838"]
+SSTR_TEXT = ["#ffffff", "#ffffff", "#ffffff", "#111111", "#111111"]
+FDG_COLOURS = ["#fde0c5", "#f9a05b", "#e35a14", "#8c2d04"]
+FDG_TEXT = ["#111111", "#111111", "#ffffff", "#ffffff"]
+
+LABEL_WIDTH = 300
+PLOT_WIDTH = 840
+WIDTH = LABEL_WIDTH + PLOT_WIDTH + 20
+AXIS_Y = 34
+LANE_HEIGHT = 26
+ROW_HEIGHT = 22
+LABEL_CHARS = 30  # longer lesion names are shortened; the full name is in the tooltip
+CELL = 18
+BAND_ROW = 20  # height of one row of treatment bands
+
+LANES = ["Treatment", "SSTR PET", "FDG PET", "Post-therapy SPECT", "CT / MRI", "Phenotype"]
+KIND_LANE = {"sstr": 1, "fdg": 2, "spect": 3, "anatomic": 4}
+TREATMENT_NAMES = {
+    "ssa": "Somatostatin analogue",
+    "prrt_lu177_dotatate": "177Lu-DOTATATE",
+    "mibg_i131": "131I-MIBG",
+    "chemotherapy": "Chemotherapy",
+    "targeted": "Targeted therapy",
+    "immunotherapy": "Immunotherapy",
+    "surgery": "Surgery",
+    "liver_directed": "Liver-directed therapy",
+    "radiotherapy": "Radiotherapy",
+    "other": "Other treatment",
+}
+TREATMENT_FILL = {
+    "ssa": "#dbe9f6",
+    "prrt_lu177_dotatate": "#cdeacc",
+    "chemotherapy": "#f6dccf",
+}
+
+
+@dataclass
+class Mark:
+    """A study on its lane: a marker at ``x`` with a tooltip."""
+
+    x: float
+    y: float
+    kind: str
+    study: int
+    title: str
+
+
+@dataclass
+class Cell:
+    x: float
+    y: float
+    score: int
+    fill: str
+    text: str
+    title: str
+    study: int
+
+
+@dataclass
+class Row:
+    lesion: int
+    label: str
+    tracer: str  # "SSTR" or "FDG"
+    y: float
+    cells: list[Cell] = field(default_factory=list)
+    title: str = ""  # the full name, site and flags (the label may be shortened)
+    first: bool = False  # first row of its lesion: carries the label
+    biopsy_target: bool = False
+    new: bool = False
+
+
+@dataclass
+class Band:
+    x: float
+    width: float
+    y: float
+    label: str
+    fill: str
+    ticks: list[tuple[float, str]]
+    title: str
+
+
+@dataclass
+class Badge:
+    x: float
+    y: float
+    text: str
+    tone: str  # "p5" (an SSTR-negative FDG-positive lesion), "mixed", "indolent", "none"
+    title: str
+
+    @property
+    def width(self) -> int:
+        return 12 + 7 * len(self.text)
+
+    @property
+    def middle(self) -> float:
+        return self.width / 2 - 6
+
+
+ALERT_LABELS = {
+    "new_fdg_positive_sstr_negative": "new FDG+/SSTR− lesion",
+    "fdg_resolved": "FDG resolved",
+    "fdg_growing_low_sstr": "FDG+ growing at low SSTR",
+}
+
+
+@dataclass
+class Alert:
+    x: float
+    y: float
+    code: str
+    text: str
+    more: int = 0  # further alerts on the same study
+
+    @property
+    def label(self) -> str:
+        label = ALERT_LABELS.get(self.code, self.code.replace("_", " "))
+        return f"{label} (+{self.more})" if self.more else label
+
+
+@dataclass
+class Timeline:
+    width: int
+    height: int
+    axis_y: float
+    plot_left: float
+    plot_right: float
+    plot_width: float
+    ticks: list[tuple[float, str]]
+    lanes: list[tuple[str, float]]
+    bands: list[Band]
+    marks: list[Mark]
+    badges: list[Badge]
+    alerts: list[Alert]
+    rows: list[Row]
+    row_top: float
+    empty: bool
+
+
+def _months(start: date, end: date) -> list[date]:
+    """First days of months between start and end, thinned to at most about 10 labels."""
+    firsts = []
+    day = date(start.year, start.month, 1)
+    while day <= end:
+        if day >= start:
+            firsts.append(day)
+        day = date(day.year + (day.month == 12), day.month % 12 + 1, 1)
+    step = max(1, -(-len(firsts) // 10))
+    quarter = [d for d in firsts if (d.month - 1) % step == 0] if step in (2, 3, 4, 6) else None
+    return quarter if quarter else firsts[::step]
+
+
+def build_timeline(
+    patient: PatientIn, phenotype: dict[str, Any], response: dict[str, Any], thresholds: Thresholds
+) -> Timeline:
+    studies = sorted(patient.studies, key=date_order)
+    days = [s.performed_on for s in studies] + [t.started_on for t in patient.treatments]
+    days += [c.given_on for t in patient.treatments for c in t.cycles]
+    if not days:
+        return Timeline(WIDTH, 80, AXIS_Y, LABEL_WIDTH, LABEL_WIDTH + PLOT_WIDTH, PLOT_WIDTH, [],
+                        [], [], [], [], [], [], 0, True)  # fmt: skip
+    first, last = min(days) - timedelta(days=20), max(days) + timedelta(days=30)
+    span = max((last - first).days, 1)
+    left, right = float(LABEL_WIDTH), float(LABEL_WIDTH + PLOT_WIDTH)
+
+    def x_of(day: date) -> float:
+        return round(left + (day - first).days / span * (right - left), 1)
+
+    ticks = [(x_of(d), d.strftime("%b %Y")) for d in _months(first, last)]
+
+    bands = []
+    ends = [s.performed_on for s in studies] or [last]
+    for treatment in sorted(patient.treatments, key=lambda t: (t.started_on, t.id)):
+        end = treatment.ended_on or (
+            max(c.given_on for c in treatment.cycles) if treatment.cycles else max(ends + [last])
+        )
+        x0, x1 = x_of(treatment.started_on), x_of(max(end, treatment.started_on))
+        name = TREATMENT_NAMES.get(treatment.kind, treatment.kind)
+        cycles = sorted(treatment.cycles, key=lambda c: c.number)
+        label = name + (f" ×{len(cycles)}" if cycles else "")
+        ticks_ = [
+            (
+                round(x_of(c.given_on) - x0, 1),
+                f"Cycle {c.number}, {c.given_on.isoformat()}"
+                + (f", {c.activity_gbq} GBq" if c.activity_gbq is not None else ""),
+            )
+            for c in cycles
+        ]
+        period = f"from {treatment.started_on.isoformat()}" + (
+            f" to {treatment.ended_on.isoformat()}" if treatment.ended_on else ""
+        )
+        bands.append(
+            Band(
+                x0,
+                max(x1 - x0, 4.0),
+                0,  # placed below, once the bands are packed into rows
+                label,
+                TREATMENT_FILL.get(treatment.kind, "#e7e7e7"),
+                ticks_,
+                f"{name} {period}",
+            )
+        )
+
+    # Overlapping treatment lines go on separate rows of the treatment lane, which grows.
+    row_ends: list[float] = []
+    band_rows = []
+    for band in bands:
+        row = next((i for i, end in enumerate(row_ends) if end + 4 <= band.x), len(row_ends))
+        if row == len(row_ends):
+            row_ends.append(0.0)
+        row_ends[row] = band.x + max(band.width, 7.0 * len(band.label) + 8)
+        band_rows.append(row)
+    extra = max(len(row_ends) - 1, 0) * BAND_ROW
+    lane_y = [AXIS_Y + 14 + (extra / 2 if i == 0 else extra) + i * LANE_HEIGHT for i in range(6)]
+    lanes = list(zip(LANES, lane_y, strict=True))
+    for band, row in zip(bands, band_rows, strict=True):
+        band.y = lane_y[0] - extra / 2 - 8 + row * BAND_ROW
+
+    marks = []
+    lane_of: dict[int, str] = {}
+    for study in studies:
+        kind = series_kind(study) or ("spect" if study.post_therapy else None)
+        if kind is None:
+            continue
+        lane_of[study.id] = kind
+        marks.append(
+            Mark(
+                x_of(study.performed_on),
+                lane_y[KIND_LANE[kind]],
+                kind,
+                study.id,
+                f"{_study_name(study)} {study.performed_on.isoformat()}"
+                + (f", cycle {study.cycle_number}" if study.cycle_number else ""),
+            )
+        )
+
+    at = {s.id: s for s in studies}
+    badges = []
+    badge_x: dict[int, float] = {}  # by SSTR study: the alerts of a timepoint sit left of it
+    timepoints = phenotype.get("timepoints", [])
+    for timepoint in timepoints:
+        netpet = timepoint["netpet"]["grade"]
+        if netpet is None:
+            continue
+        karfis = timepoint["karfis"]["group"] or "—"
+        zidan = timepoint["zidan"]["group"] or "—"
+        pattern = timepoint["netpet"]["pattern"]
+        tone = {"P5": "p5", "P0": "none", "P1": "indolent"}.get(pattern or "", "mixed")
+        study = at.get(timepoint["sstr_study"])
+        if study is None:
+            continue
+        text = f"{netpet} · {_short(karfis)} · {_short(zidan)}"
+        badge_x[study.id] = min(x_of(study.performed_on), right + 14 - (12 + 7 * len(text)))
+        badges.append(
+            Badge(
+                badge_x[study.id],
+                lane_y[5],
+                text,
+                tone,
+                timepoint["netpet"]["reason"],
+            )
+        )
+    alerts: list[Alert] = []
+    by_study: dict[int, Alert] = {}
+    for alert in response.get("dual_tracer_alerts", []):
+        study = at.get(alert["study"])
+        if study is None or alert["code"] == "ssa_started_between":
+            continue
+        if study.id in by_study:  # one marker per study; every alert's text in its tooltip
+            shown = by_study[study.id]
+            shown.more += 1
+            shown.text += " " + alert["text"]
+            continue
+        x = badge_x.get(study.id, x_of(study.performed_on))
+        by_study[study.id] = Alert(x, lane_y[5], alert["code"], alert["text"])
+        alerts.append(by_study[study.id])
+
+    # One row per lesion and tracer, with the effective score (§2) at every study of that tracer.
+    names = {lesion.id: lesion.label or f"Lesion {lesion.id}" for lesion in patient.lesions}
+    sites = {lesion.id: lesion.site.replace("_", " ") for lesion in patient.lesions}
+    biopsy = timepoints[-1]["biopsy_target"] if timepoints else None
+    scores: dict[tuple[int, str], list[Cell]] = {}
+    for study in studies:
+        kind = lane_of.get(study.id)
+        if kind not in ("sstr", "fdg", "spect"):
+            continue
+        tracer = "FDG" if kind == "fdg" else "SSTR"
+        palette, ink = (FDG_COLOURS, FDG_TEXT) if tracer == "FDG" else (SSTR_COLOURS, SSTR_TEXT)
+        graded = score_study(study, thresholds)
+        by_lesion = {obs.lesion: obs for obs in study.observations}
+        for lesion, uptake in graded.items():
+            if uptake.score is None:
+                continue
+            obs = by_lesion[lesion]
+            score = min(uptake.score, len(palette) - 1)
+            suv = f", SUVmax {obs.suv_max}" if obs.suv_max is not None else ""
+            scale = "FDG grade" if tracer == "FDG" else "Krenning"
+            title = (
+                f"{names.get(lesion, lesion)} · {_study_name(study)} "
+                f"{study.performed_on.isoformat()} · {scale} {uptake.score} ({uptake.source})"
+                f"{suv}" + (f" · {', '.join(uptake.flags)}" if uptake.flags else "")
+            )
+            scores.setdefault((lesion, tracer), []).append(
+                Cell(
+                    x_of(study.performed_on) + (4 if kind == "fdg" else 0),
+                    0,
+                    uptake.score,
+                    palette[score],
+                    ink[score],
+                    title,
+                    study.id,
+                )
+            )
+    rows: list[Row] = []
+    row_top = lane_y[-1] + 30
+    y = row_top
+    new_lesions = {
+        lesion
+        for part in ("recist", "percist", "sstr")
+        for entry in response.get(part, [])
+        for lesion in entry.get("new_lesions", [])
+    }
+    for lesion in sorted({lesion for lesion, _ in scores}):
+        for index, tracer in enumerate(("SSTR", "FDG")):
+            cells = scores.get((lesion, tracer), [])
+            for cell in cells:
+                cell.y = y
+            name = str(names.get(lesion, lesion))
+            rows.append(
+                Row(
+                    lesion,
+                    name if len(name) <= LABEL_CHARS else name[: LABEL_CHARS - 1] + "…",
+                    tracer,
+                    y,
+                    cells,
+                    f"{name}, {sites.get(lesion, 'site not recorded')}",
+                    first=index == 0,
+                    biopsy_target=lesion == biopsy,
+                    new=lesion in new_lesions,
+                )
+            )
+            y += ROW_HEIGHT
+        y += 6
+    return Timeline(
+        WIDTH,
+        int(y + 10),
+        AXIS_Y,
+        left,
+        right,
+        right - left,
+        ticks,
+        lanes,
+        bands,
+        marks,
+        badges,
+        alerts,
+        rows,
+        row_top,
+        False,
+    )
+
+
+def _short(group: str) -> str:
+    """C2 / Z3 as the wireframe shows them; other words as they are."""
+    if group.startswith("C") and group[1:].isdigit():
+        return group
+    if group.isdigit():
+        return f"Z{group}"
+    return group.replace("_", " ")
+
+
+def _study_name(study: StudyIn) -> str:
+    kind = series_kind(study)
+    if kind == "sstr":
+        return "SSTR PET"
+    if kind == "fdg":
+        return "FDG PET"
+    if kind == "anatomic":
+        return study.modality.upper()
+    if study.post_therapy:
+        return "177Lu SPECT" if study.tracer == "lu177_dotatate" else "Post-therapy scan"
+    return f"{study.tracer_class} {study.modality.replace('_', '/').upper()}"
