@@ -178,7 +178,9 @@ class _Timepoint(serializers.Serializer):  # type: ignore[type-arg]
     lesion_scores = _LesionScore(many=True)
 
 
-class PhenotypeSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class _AssessmentBody(serializers.Serializer):  # type: ignore[type-arg]
+    """What the phenotype and the response bodies share: whose, how current, under which rules."""
+
     patient = serializers.IntegerField()
     status = serializers.ChoiceField(choices=ASSESSMENT_STATUS, help_text=STATUS_HELP)
     computed_at = serializers.DateTimeField(
@@ -188,6 +190,9 @@ class PhenotypeSerializer(serializers.Serializer):  # type: ignore[type-arg]
     thresholds = serializers.DictField(
         child=serializers.FloatField(), allow_null=True, help_text="NETBOARD_RULES in force."
     )
+
+
+class PhenotypeSerializer(_AssessmentBody):
     timepoints = _Timepoint(many=True, help_text="One per pre-therapy SSTR PET, in date order.")
 
 
@@ -435,16 +440,7 @@ class _Percist(serializers.Serializer):  # type: ignore[type-arg]
     reason = serializers.CharField()
 
 
-class ResponseSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    patient = serializers.IntegerField()
-    status = serializers.ChoiceField(choices=ASSESSMENT_STATUS, help_text=STATUS_HELP)
-    computed_at = serializers.DateTimeField(
-        allow_null=True, help_text="When the shown result was computed; null before the first."
-    )
-    rules_version = serializers.CharField(allow_null=True)
-    thresholds = serializers.DictField(
-        child=serializers.FloatField(), allow_null=True, help_text="NETBOARD_RULES in force."
-    )
+class ResponseSerializer(_AssessmentBody):
     baselines = _Baseline(many=True, help_text="The baseline of each series.")
     recist = _Recist(many=True, help_text="RECIST 1.1, one per follow-up CT/MRI, date order.")
     percist = _Percist(many=True, help_text="PERCIST 1.0, one per follow-up FDG PET.")

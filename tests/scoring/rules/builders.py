@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -182,3 +183,25 @@ def strings(value: Any) -> list[str]:
     if isinstance(value, list | tuple):
         return [s for item in value for s in strings(item)]
     return []
+
+
+def reordered(patient: PatientIn, rng: Any) -> PatientIn:
+    """The same record with every tuple in another order: studies and their observations,
+    lesions, pathology, treatments and biomarkers, as rows entered in another order would come.
+    ``rng`` is a ``random.Random`` (Hypothesis ``st.randoms()``)."""
+
+    def mix(items: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(rng.sample(items, len(items)))
+
+    studies = tuple(
+        dataclasses.replace(study, observations=mix(study.observations))
+        for study in patient.studies
+    )
+    return dataclasses.replace(
+        patient,
+        studies=mix(studies),
+        lesions=mix(patient.lesions),
+        pathology=mix(patient.pathology),
+        treatments=mix(patient.treatments),
+        biomarkers=mix(patient.biomarkers),
+    )

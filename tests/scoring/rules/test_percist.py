@@ -19,6 +19,8 @@ from apps.scoring.rules.inputs import ObservationIn, PatientIn, StudyIn, Thresho
 from apps.scoring.rules.percist import lean_body_mass_kg, percist_series
 from apps.scoring.rules.series import build_series, first_scored_on
 
+from .builders import reordered
+
 START = date(2024, 1, 1)
 # Blood pool 0.8, liver 1.0 ± 0.1: measurable above 1.5 × 1.0 + 2 × 0.1 = 1.7; an SUVmax above
 # 1.0 is FDG grade 3, at most 0.88 (= 0.8 × 1.1) grade 1.
@@ -602,18 +604,7 @@ def _assess(patient: PatientIn) -> list[dict[str, Any]]:
 @settings(max_examples=150, deadline=None)
 @given(_patient(), st.randoms())
 def test_results_do_not_depend_on_the_order_of_studies_or_observations(patient, rng) -> None:  # type: ignore[no-untyped-def]
-    studies = []
-    for study in patient.studies:
-        observations = list(study.observations)
-        rng.shuffle(observations)
-        studies.append(StudyIn(**{**_fields(study), "observations": tuple(observations)}))
-    rng.shuffle(studies)
-    shuffled = PatientIn(
-        **{
-            **{n: getattr(patient, n) for n in PatientIn.__dataclass_fields__},
-            "studies": tuple(studies),
-        }
-    )
+    shuffled = reordered(patient, rng)
     expected = _assess(patient)
     result = _assess(shuffled)
     assert [e["category"] for e in result] == [e["category"] for e in expected]

@@ -26,7 +26,7 @@ from apps.scoring.rules import (
     score_observation,
 )
 
-from .builders import pathology, strings
+from .builders import pathology, reordered, strings
 
 T = Thresholds()
 PATTERN_ORDER = ("P0", "P1", "P2", "P3", "P4", "P5")
@@ -208,22 +208,7 @@ def test_karfis_c3_exactly_when_netpet_has_a_p5_lesion(patient: PatientIn) -> No
 @PROPERTY
 @given(patients(), st.randoms(use_true_random=False))
 def test_result_does_not_depend_on_input_order(patient: PatientIn, rnd: Any) -> None:
-    def shuffled(items: tuple[Any, ...]) -> tuple[Any, ...]:
-        items = list(items)  # type: ignore[assignment]
-        rnd.shuffle(items)
-        return tuple(items)
-
-    studies = tuple(
-        dataclasses.replace(study, observations=shuffled(study.observations))
-        for study in patient.studies
-    )
-    reordered = dataclasses.replace(
-        patient,
-        studies=shuffled(studies),
-        lesions=shuffled(patient.lesions),
-        pathology=shuffled(patient.pathology),
-    )
-    assert assess_phenotype(reordered, T) == assess_phenotype(patient, T)
+    assert assess_phenotype(reordered(patient, rnd), T) == assess_phenotype(patient, T)
 
 
 fractions = st.decimals(min_value=0, max_value=1, places=2)

@@ -25,6 +25,7 @@ from apps.scoring.rules import (
 )
 from apps.scoring.rules.response import assess_response
 
+from .builders import reordered
 from .test_properties import patients, strings
 
 T = Thresholds()
@@ -135,24 +136,7 @@ def test_never_raises_is_plain_json_and_never_decides(patient: PatientIn) -> Non
 def test_the_response_does_not_depend_on_the_order_rows_were_entered(
     patient: PatientIn, rnd: Any
 ) -> None:
-    def shuffled(items: tuple[Any, ...]) -> tuple[Any, ...]:
-        items = list(items)  # type: ignore[assignment]
-        rnd.shuffle(items)
-        return tuple(items)
-
-    reordered = dataclasses.replace(
-        patient,
-        studies=shuffled(
-            tuple(
-                dataclasses.replace(study, observations=shuffled(study.observations))
-                for study in patient.studies
-            )
-        ),
-        lesions=shuffled(patient.lesions),
-        treatments=shuffled(patient.treatments),
-        biomarkers=shuffled(patient.biomarkers),
-    )
-    assert assess_response(reordered, T) == assess_response(patient, T)
+    assert assess_response(reordered(patient, rnd), T) == assess_response(patient, T)
 
 
 def _ct(id: int, day: str, *axes: str, **fields: Any) -> StudyIn:

@@ -4,7 +4,6 @@ with Hypothesis for independence from input order."""
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -16,6 +15,8 @@ from hypothesis import strategies as st
 from apps.scoring.rules.inputs import ObservationIn, PatientIn, StudyIn, Thresholds, TreatmentIn
 from apps.scoring.rules.series import build_series, first_scored_on
 from apps.scoring.rules.sstr_response import CAUTION, sstr_series
+
+from .builders import reordered
 
 T = Thresholds()
 
@@ -475,13 +476,5 @@ def result(patient: PatientIn) -> list[dict[str, Any]]:
 @PROPERTY
 @given(patients(), st.randoms())
 def test_result_does_not_depend_on_input_order(patient, rng) -> None:  # type: ignore[no-untyped-def]
-    studies = []
-    for study in patient.studies:
-        observations = list(study.observations)
-        rng.shuffle(observations)
-        studies.append(dataclasses.replace(study, observations=tuple(observations)))
-    rng.shuffle(studies)
-    treatments = list(patient.treatments)
-    rng.shuffle(treatments)
-    shuffled = dataclasses.replace(patient, studies=tuple(studies), treatments=tuple(treatments))
+    shuffled = reordered(patient, rng)
     assert result(shuffled) == result(patient)

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from apps.scoring.rules.inputs import ObservationIn, PatientIn, StudyIn, Thresholds, TreatmentIn
 from apps.scoring.rules.theranostic import theranostic
 
-from .builders import strings
+from .builders import reordered, strings
 
 T = Thresholds()
 
@@ -440,15 +440,7 @@ def patients(draw: st.DrawFn) -> PatientIn:
 @PROPERTY
 @given(patients(), st.randoms())
 def test_result_does_not_depend_on_input_order(patient, rng) -> None:  # type: ignore[no-untyped-def]
-    studies = []
-    for study in patient.studies:
-        observations = list(study.observations)
-        rng.shuffle(observations)
-        studies.append(dataclasses.replace(study, observations=tuple(observations)))
-    rng.shuffle(studies)
-    treatments = list(patient.treatments)
-    rng.shuffle(treatments)
-    shuffled = dataclasses.replace(patient, studies=tuple(studies), treatments=tuple(treatments))
+    shuffled = reordered(patient, rng)
     expected = theranostic(patient, T)
     assert theranostic(shuffled, T) == expected
     assert [e["performed_on"] for e in expected] == sorted(e["performed_on"] for e in expected)
