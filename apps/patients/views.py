@@ -113,8 +113,8 @@ def _labelled(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _assessment_context(patient: Patient) -> dict[str, Any]:
-    phenotype = _labelled(scoring.phenotype_body(patient.pk))
-    response = scoring.response_body(patient.pk)
+    bodies = scoring.assessment_bodies(patient.pk)
+    phenotype, response = _labelled(bodies["result"]), bodies["response"]
     timepoints = phenotype["timepoints"]
     latest = next((tp for tp in reversed(timepoints) if tp["fdg_study"] is not None), None)
     latest = latest or (timepoints[-1] if timepoints else None)
@@ -159,7 +159,7 @@ def patient_status(request: HttpRequest, pk: int) -> HttpResponse:
     """The status line alone (htmx polls it while ``pending``; once the result is in, the page
     reloads itself to show it)."""
     patient = get_object_or_404(Patient, pk=pk)
-    phenotype = _labelled(scoring.phenotype_body(patient.pk))
+    phenotype = _labelled(scoring.assessment_bodies(patient.pk, fields=())["header"])
     response = render(
         request,
         "patients/_status.html",

@@ -285,7 +285,7 @@ def phenotype_body(patient_id: int) -> dict[str, Any]:
     """The body of API.md ``GET patients/{id}/phenotype/``: the stored result (possibly not
     fresh, and then saying so) with ``patient``, ``status`` and ``computed_at``. Before the first
     computation the timepoints list is empty and the status is ``pending`` or ``stale``."""
-    return _assessment_body(patient_id, "result", EMPTY_PHENOTYPE)
+    return assessment_bodies(patient_id, ("result",))["result"]
 
 
 # The bodies before the first computation: every list empty.
@@ -305,22 +305,34 @@ EMPTY_RESPONSE: dict[str, Any] = {
 }
 
 
+_EMPTY = {"result": EMPTY_PHENOTYPE, "response": EMPTY_RESPONSE}
+
+
 def response_body(patient_id: int) -> dict[str, Any]:
     """The body of API.md ``GET patients/{id}/response/`` (DOMAIN.md §7-§9), with the same
     ``status`` as the phenotype: both are computed together from the same inputs."""
-    return _assessment_body(patient_id, "response", EMPTY_RESPONSE)
+    return assessment_bodies(patient_id, ("response",))["response"]
 
 
-def _assessment_body(patient_id: int, field: str, empty: dict[str, Any]) -> dict[str, Any]:
+def assessment_bodies(
+    patient_id: int, fields: tuple[str, ...] = ("result", "response")
+) -> dict[str, dict[str, Any]]:
+    """The phenotype (``result``) and response bodies of one patient from one read of the
+    stored assessment, each with ``patient``, ``status`` and ``computed_at``. With
+    ``fields=()`` only that header is read (the status line polls it): no result JSON."""
     version = InputVersion.objects.filter(patient_id=patient_id).first()
-    assessment = PhenotypeAssessment.objects.filter(patient_id=patient_id).first()
-    status = status_of(version, assessment, rules_fingerprint())
-    body: dict[str, Any] = {
+    assessments = PhenotypeAssessment.objects.filter(patient_id=patient_id)
+    unread = {"result", "response"} - set(fields)
+    assessment = assessments.defer(*sorted(unread)).first()
+    header: dict[str, Any] = {
         "patient": patient_id,
-        "status": status,
+        "status": status_of(version, assessment, rules_fingerprint()),
         "computed_at": assessment.computed_at.isoformat() if assessment else None,
+        "rules_version": assessment.rules_version if assessment else None,
     }
-    stored = getattr(assessment, field) if assessment is not None else None
-    # A result stored before the response existed has an empty one: shown as not yet computed.
-    body.update(stored or empty)
-    return body
+    bodies = {"header": header}
+    for field in fields:
+        stored = getattr(assessment, field) if assessment is not None else None
+        # A result stored before the response existed has an empty one: not yet computed.
+        bodies[field] = {**header, **(stored or _EMPTY[field])}
+    return bodies
