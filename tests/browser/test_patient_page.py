@@ -33,6 +33,7 @@ def test_find_a_patient_and_read_the_timeline(live_server: Any, chromium_page: A
     log_in(page, base, "demo-clinician")
 
     # The search box has the focus: type, Enter, and the list narrows to the patient.
+    page.wait_for_selector("#q:focus")  # (autofocus lands once the page has loaded)
     page.keyboard.type("juniper")
     page.keyboard.press("Enter")
     page.wait_for_url("**/?q=juniper*")
