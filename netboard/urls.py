@@ -3,12 +3,11 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from apps.core import views as core_views
-from apps.patients import views as patient_views
 
 urlpatterns = [
-    path("", patient_views.patient_list, name="home"),
-    path("patients/<int:pk>/", patient_views.patient_detail, name="patient-page"),
-    path("patients/<int:pk>/status/", patient_views.patient_status, name="patient-page-status"),
+    path("", include("apps.patients.urls")),
+    path("", include("apps.imaging.urls")),
+    path("", include("apps.decisions.urls")),
     path("health/", core_views.health, name="health"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

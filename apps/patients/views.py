@@ -130,25 +130,28 @@ def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
     RECIST/PERCIST tables and tumour markers, with the status of the assessment."""
     patient = get_object_or_404(Patient, pk=pk)
     record_access(request, [patient.pk], "view_patient_page")
+    return render(request, "patients/detail.html", patient_page_context(patient))
+
+
+def patient_page_context(patient: Patient) -> dict[str, Any]:
+    """What the patient page shows, for any page that shows a patient's timeline and findings
+    (the patient page, presentation mode, the printed case summary): the stored phenotype and
+    response with their status, the timeline geometry, the latest pathology and the markers."""
     context = _assessment_context(patient)
     thresholds = rules_thresholds()
     inputs = patient_rules_input(patient.pk)
     timeline = build_timeline(inputs, context["phenotype"], context["response"], thresholds)
     pathology = max(inputs.pathology, key=lambda p: p.reported_on, default=None)
     markers = [_sparkline(series) for series in context["response"]["biomarkers"]]
-    return render(
-        request,
-        "patients/detail.html",
-        {
-            **context,
-            "patient": patient,
-            "timeline": timeline,
-            "pathology": pathology,
-            "markers": markers,
-            "sstr_scale": list(zip(range(5), SSTR_COLOURS, SSTR_TEXT, strict=True)),
-            "fdg_scale": list(zip(range(4), FDG_COLOURS, FDG_TEXT, strict=True)),
-        },
-    )
+    return {
+        **context,
+        "patient": patient,
+        "timeline": timeline,
+        "pathology": pathology,
+        "markers": markers,
+        "sstr_scale": list(zip(range(5), SSTR_COLOURS, SSTR_TEXT, strict=True)),
+        "fdg_scale": list(zip(range(4), FDG_COLOURS, FDG_TEXT, strict=True)),
+    }
 
 
 @require_GET

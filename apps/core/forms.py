@@ -1,0 +1,132 @@
+"""Browser forms that validate and save through the API's serializers.
+
+A page form and the REST API must accept and refuse exactly the same input: one set of rules,
+one set of messages. ``ApiForm`` is a Django form used for what Django forms are good at
+(widgets, labels, keeping what was typed, showing errors at the field) while validation and
+saving are the serializer's. Its ``full_clean`` runs the serializer on the submitted data and
+puts each serializer error on the form field of the same name (or on the form when there is
+none); ``save`` saves through the serializer inside a transaction. A database rule that
+refuses the write (an ``IntegrityError`` the serializer did not foresee, e.g. a race on a
+unique value) becomes a form error, never a 500, and nothing is written.
+
+Usage::
+
+    class PatientForm(ApiForm):
+        serializer_class = PatientSerializer
+        model = Patient
+        field_names = ["mrn", "family_name", ...]
+
+    form = PatientForm(request.POST or None, instance=patient, context={"request": request})
+    if request.method == "POST" and form.is_valid():
+        patient = form.save()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar
+
+from django import forms
+from django.db import IntegrityError, models, transaction
+from django.forms.utils import ErrorDict
+from rest_framework import serializers
+
+
+def _messages(detail: Any) -> Iterable[str]:
+    """Flatten one serializer error value (a list of strings, or nested lists/dicts)."""
+    if isinstance(detail, Mapping):
+        for key, value in detail.items():
+            for message in _messages(value):
+                yield f"{key}: {message}"
+    elif isinstance(detail, list | tuple):
+        for item in detail:
+            yield from _messages(item)
+    else:
+        yield str(detail)
+
+
+class ApiForm(forms.Form):
+    """A form whose fields are the model's (for rendering) and whose rules are the serializer's.
+
+    Subclasses set ``serializer_class``, ``model`` and ``field_names``; ``widgets`` and
+    ``labels`` may override the generated ones. ``extra_data`` (constructor) is merged into
+    the submitted data before validation, for values that come from the URL (e.g. the patient).
+    """
+
+    serializer_class: ClassVar[type[serializers.Serializer]]
+    model: ClassVar[type[models.Model]]
+    field_names: ClassVar[list[str]]
+    widgets: ClassVar[dict[str, forms.Widget]] = {}
+    labels: ClassVar[dict[str, str]] = {}
+
+    def __init__(
+        self,
+        data: Any = None,
+        *,
+        instance: models.Model | None = None,
+        context: dict[str, Any] | None = None,
+        extra_data: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.instance = instance
+        self.context = context or {}
+        self.extra_data = extra_data or {}
+        self.saved: models.Model | None = None
+        initial = kwargs.pop("initial", None) or {}
+        if instance is not None:
+            initial = {**forms.model_to_dict(instance, fields=self.field_names), **initial}
+        super().__init__(data, initial=initial, **kwargs)
+        generated = forms.fields_for_model(
+            self.model, fields=self.field_names, widgets=self.widgets, labels=self.labels
+        )
+        for name in self.field_names:
+            field = generated.get(name)
+            if field is not None and name not in self.fields:
+                self.fields[name] = field
+        self._serializer: serializers.Serializer | None = None
+
+    def _submitted(self) -> Any:
+        data = self.data.copy() if hasattr(self.data, "copy") else dict(self.data)
+        for key, value in self.extra_data.items():
+            data[key] = value
+        return data
+
+    def full_clean(self) -> None:
+        self._errors = ErrorDict()
+        self.cleaned_data: dict[str, Any] = {}
+        if not self.is_bound:
+            return
+        serializer = self.serializer_class(
+            instance=self.instance, data=self._submitted(), context=self.context
+        )
+        if serializer.is_valid():
+            self._serializer = serializer
+            self.cleaned_data = dict(serializer.validated_data)
+            return
+        self._add_serializer_errors(serializer.errors)
+
+    def _add_serializer_errors(self, errors: Mapping[str, Any]) -> None:
+        for field, detail in errors.items():
+            target = field if field in self.fields else None
+            for message in _messages(detail):
+                if target is None and field not in ("non_field_errors", "detail"):
+                    message = f"{field.replace('_', ' ')}: {message}"
+                self.add_error(target, message)
+
+    def save(self) -> models.Model | None:
+        """Save through the serializer; ``None`` (with a form error) if the database refused."""
+        if self._serializer is None:
+            raise ValueError("save() needs a valid form")
+        try:
+            with transaction.atomic():
+                self.saved = self._serializer.save()
+        except IntegrityError as exc:
+            rule = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None)
+            self.add_error(
+                None,
+                "The database refused this change"
+                + (f" ({rule})" if rule else "")
+                + ": another record conflicts with it. Nothing was saved.",
+            )
+            return None
+        return self.saved

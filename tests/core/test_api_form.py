@@ -1,0 +1,74 @@
+"""ApiForm: a page form validates and saves through the API serializer, keeps what was typed,
+and puts each error at its field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.http import QueryDict
+
+from apps.core.forms import ApiForm
+from apps.patients.models import Patient
+from apps.patients.serializers import PatientSerializer
+from tests.factories import PatientFactory
+
+pytestmark = pytest.mark.django_db
+
+
+class PatientForm(ApiForm):
+    serializer_class = PatientSerializer
+    model = Patient
+    field_names = ["mrn", "family_name", "given_name", "birth_date", "sex", "height_cm"]
+
+
+def posted(**values: Any) -> QueryDict:
+    data = QueryDict(mutable=True)
+    base = {"mrn": "F-1", "family_name": "Quill", "given_name": "", "sex": "female"}
+    data.update({**base, **values})
+    return data
+
+
+def test_a_valid_form_saves_through_the_serializer() -> None:
+    form = PatientForm(posted(birth_date="1950-02-03", height_cm=""))
+    assert form.is_valid(), form.errors
+    patient = form.save()
+    assert isinstance(patient, Patient)
+    stored = Patient.objects.get(mrn="F-1")
+    assert (stored.family_name, str(stored.birth_date), stored.height_cm) == (
+        "Quill",
+        "1950-02-03",
+        None,
+    )
+
+
+def test_errors_land_on_their_fields_and_the_typed_values_stay() -> None:
+    form = PatientForm(posted(birth_date="2999-01-01", height_cm="-4", sex="martian"))
+    assert not form.is_valid()
+    assert set(form.errors) == {"birth_date", "height_cm", "sex"}
+    assert "future" in form.errors["birth_date"][0]
+    html = form.as_div()
+    assert 'value="2999-01-01"' in html and 'value="-4"' in html
+    assert Patient.objects.count() == 0
+
+
+def test_a_database_refusal_becomes_a_form_error_and_writes_nothing() -> None:
+    form = PatientForm(posted(mrn="RACE-1"))
+    assert form.is_valid(), form.errors
+    PatientFactory(mrn="RACE-1")  # someone else took the MRN after validation
+    assert form.save() is None
+    assert "database refused" in form.non_field_errors()[0]
+    assert Patient.objects.filter(mrn="RACE-1").count() == 1
+
+
+def test_an_edit_starts_from_the_record_and_changes_only_it() -> None:
+    patient = PatientFactory(mrn="E-1", family_name="Before")
+    other = PatientFactory(mrn="E-2", family_name="Other")
+    unbound = PatientForm(instance=patient)
+    assert unbound["family_name"].value() == "Before"
+    form = PatientForm(posted(mrn="E-1", family_name="After"), instance=patient)
+    assert form.is_valid(), form.errors
+    form.save()
+    patient.refresh_from_db()
+    other.refresh_from_db()
+    assert (patient.family_name, other.family_name) == ("After", "Other")
