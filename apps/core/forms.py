@@ -9,6 +9,11 @@ none); ``save`` saves through the serializer inside a transaction. A database ru
 refuses the write (an ``IntegrityError`` the serializer did not foresee, e.g. a race on a
 unique value) becomes a form error, never a 500, and nothing is written.
 
+Editing a record is optimistic, like the API's ``If-Match``: the form carries the record's
+ETag in a hidden ``etag`` field; if the record changed since the form was shown, the save is
+refused with the other person's values named, what was typed stays, and the hidden ETag is
+moved to the current one, so that saving again deliberately overwrites their change.
+
 Usage::
 
     class PatientForm(ApiForm):
@@ -30,6 +35,13 @@ from django import forms
 from django.db import IntegrityError, models, transaction
 from django.forms.utils import ErrorDict
 from rest_framework import serializers
+
+from apps.core.api_base import etag_for
+
+CONFLICT_MESSAGE = (
+    "Someone else changed this record since you opened it. Your entries are kept below; "
+    "save again to replace their version"
+)
 
 
 def _messages(detail: Any) -> Iterable[str]:
@@ -83,7 +95,11 @@ class ApiForm(forms.Form):
             field = generated.get(name)
             if field is not None and name not in self.fields:
                 self.fields[name] = field
+        if instance is not None:
+            self.fields["etag"] = forms.CharField(widget=forms.HiddenInput, required=False)
+            self.initial["etag"] = etag_for(instance) or ""
         self._serializer: serializers.Serializer | None = None
+        self.conflict = False
 
     def _submitted(self) -> Any:
         data = self.data.copy() if hasattr(self.data, "copy") else dict(self.data)
@@ -96,14 +112,44 @@ class ApiForm(forms.Form):
         self.cleaned_data: dict[str, Any] = {}
         if not self.is_bound:
             return
+        if self.instance is not None and self._changed_meanwhile():
+            return
         serializer = self.serializer_class(
             instance=self.instance, data=self._submitted(), context=self.context
         )
+        # An empty box for a required date, number or choice means "not given": let the
+        # serializer say "This field is required." rather than "wrong format".
+        for name, field in serializer.fields.items():
+            if (
+                field.required
+                and not isinstance(field, serializers.CharField)
+                and serializer.initial_data.get(name) == ""
+            ):
+                serializer.initial_data.pop(name)
         if serializer.is_valid():
             self._serializer = serializer
             self.cleaned_data = dict(serializer.validated_data)
             return
         self._add_serializer_errors(serializer.errors)
+
+    def _changed_meanwhile(self) -> bool:
+        """Refuse (with their values named) if the record's ETag is not the one shown."""
+        current = etag_for(self.instance) if self.instance is not None else None
+        if current is None or self.data.get("etag", "") == current:
+            return False
+        self.conflict = True
+        theirs = forms.model_to_dict(self.instance, fields=self.field_names)
+        changed = []
+        for name in self.field_names:
+            value = theirs.get(name)
+            shown = "" if value is None else str(value)
+            if name in self.fields and shown != str(self.data.get(name, "")):
+                changed.append(f"{self.fields[name].label or name}: {shown or '(empty)'}")
+        detail = " (their values: " + "; ".join(changed) + ")." if changed else "."
+        self.data = self.data.copy()
+        self.data["etag"] = current
+        self.add_error(None, CONFLICT_MESSAGE + detail)
+        return True
 
     def _add_serializer_errors(self, errors: Mapping[str, Any]) -> None:
         for field, detail in errors.items():
@@ -112,6 +158,11 @@ class ApiForm(forms.Form):
                 if target is None and field not in ("non_field_errors", "detail"):
                     message = f"{field.replace('_', ' ')}: {message}"
                 self.add_error(target, message)
+            if target is not None:
+                # Django marks the input aria-invalid; this ties it to its message, which the
+                # templates render with the id ``<input id>-error``.
+                widget = self.fields[target].widget
+                widget.attrs["aria-describedby"] = f"{self[target].auto_id}-error"
 
     def save(self) -> models.Model | None:
         """Save through the serializer; ``None`` (with a form error) if the database refused."""

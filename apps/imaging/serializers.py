@@ -24,6 +24,22 @@ class LesionSerializer(serializers.ModelSerializer):
         model = Lesion
         fields = ["id", "patient", "label", "site", "nodal", "is_primary"]
         read_only_fields = ["id"]
+        # The (patient, label) uniqueness is checked in validate() so that the error names the
+        # field to change (``label``), not the pair; the database constraint still holds it.
+        validators: list[Any] = []
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        patient = attrs.get("patient", getattr(self.instance, "patient", None))
+        label = attrs.get("label", getattr(self.instance, "label", None))
+        if patient is not None and label is not None:
+            taken = Lesion.objects.filter(patient=patient, label=label)
+            if self.instance is not None:
+                taken = taken.exclude(pk=self.instance.pk)
+            if taken.exists():
+                raise serializers.ValidationError(
+                    {"label": "This patient already has a lesion with this label."}
+                )
+        return attrs
 
 
 class ObservationSerializer(serializers.ModelSerializer):

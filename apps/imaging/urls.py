@@ -1,5 +1,12 @@
 """Browser pages of the imaging app (the API's routes are in netboard/api_urls.py)."""
 
-from django.urls import URLPattern, path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+from apps.imaging import views
+
+urlpatterns = [
+    path("patients/<int:pk>/studies/new/", views.study_create, name="study-create"),
+    path("studies/<int:pk>/", views.study_grid, name="study-grid"),
+    path("studies/<int:pk>/edit/", views.study_edit, name="study-edit"),
+    path("studies/<int:pk>/preview/", views.study_preview, name="study-preview"),
+]

@@ -66,9 +66,32 @@ def test_an_edit_starts_from_the_record_and_changes_only_it() -> None:
     other = PatientFactory(mrn="E-2", family_name="Other")
     unbound = PatientForm(instance=patient)
     assert unbound["family_name"].value() == "Before"
-    form = PatientForm(posted(mrn="E-1", family_name="After"), instance=patient)
+    etag = unbound["etag"].value()
+    form = PatientForm(posted(mrn="E-1", family_name="After", etag=etag), instance=patient)
     assert form.is_valid(), form.errors
     form.save()
     patient.refresh_from_db()
     other.refresh_from_db()
     assert (patient.family_name, other.family_name) == ("After", "Other")
+
+
+def test_an_edit_of_a_record_changed_meanwhile_is_refused_then_can_be_repeated() -> None:
+    patient = PatientFactory(mrn="C-1", family_name="Shown")
+    etag = PatientForm(instance=patient)["etag"].value()
+    theirs = Patient.objects.get(pk=patient.pk)
+    theirs.family_name = "Theirs"
+    theirs.save()  # someone else saved it: a new updated_at, a new ETag
+    patient.refresh_from_db()
+    form = PatientForm(posted(mrn="C-1", family_name="Mine", etag=etag), instance=patient)
+    assert not form.is_valid() and form.conflict
+    message = form.non_field_errors()[0]
+    assert "Someone else changed" in message and "Theirs" in message
+    assert 'value="Mine"' in form.as_div()
+    patient.refresh_from_db()
+    assert patient.family_name == "Theirs"
+    # The form now carries the current ETag: saving again is a deliberate overwrite.
+    again = PatientForm(form.data, instance=patient)
+    assert again.is_valid(), again.errors
+    again.save()
+    patient.refresh_from_db()
+    assert patient.family_name == "Mine"

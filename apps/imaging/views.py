@@ -1,0 +1,290 @@
+"""Browser pages for imaging: the study form and the reader's main screen, the study grid.
+
+The grid is rendered here with every known lesion of the patient as a row. What the reader types
+is saved by ``static/js/grid.js`` through the documented REST API (``/api/v1/observations/``,
+``/api/v1/lesions/``) with the session's credentials: one write path for the hospital system and
+the browser, with its validation, ETag/If-Match conflict refusal and Idempotency-Key. While the
+reader types, ``study_preview`` answers the computed uptake score and the flags for the row as
+typed, without writing anything.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from apps.core.access import record_access
+from apps.core.api_base import etag_for
+from apps.imaging.forms import StudyForm
+from apps.imaging.models import (
+    OBSERVATION_READ_FIELDS,
+    FdgVisual,
+    FdgVsSstr,
+    ImagingStudy,
+    Lesion,
+    LesionSite,
+    Observation,
+    ObservationState,
+)
+from apps.imaging.serializers import ObservationSerializer
+from apps.patients.models import Patient
+from apps.scoring.selectors import observation_uptake, rules_thresholds
+
+# What each §2 flag means to the reader, beside the row that raised it.
+FLAG_TEXT = {
+    "spleen_reference_missing": "Above liver but no spleen SUV: computed 3, 4 cannot be computed.",
+    "reference_order_invalid": (
+        "Reference SUVs out of order (liver ≤ blood pool, or spleen ≤ liver): no computed score."
+    ),
+    "score_disagreement": "Visual score differs from the computed score: please check.",
+    "pet_may_overestimate": (
+        "Lesion under {mm} mm: the PET score may overestimate the planar Krenning score."
+    ),
+}
+FLAG_SHORT = {
+    "spleen_reference_missing": "no spleen",
+    "reference_order_invalid": "references",
+    "score_disagreement": "disagreement",
+    "pet_may_overestimate": "small lesion",
+}
+
+
+# The row template the grid clones for a lesion added inline (grid.js fills the placeholders).
+BLANK_ROW = {
+    "lesion": {"pk": "__ID__", "label": "__LABEL__", "site": "__SITE__", "nodal": False},
+    "observation": None,
+    "values": {},
+    "flags": [],
+    "computed": None,
+}
+
+
+def _kind(study: ImagingStudy) -> str:
+    """Which columns the grid shows: ``FDG``, ``ANATOMIC`` or ``RECEPTOR`` (0–4 with spleen)."""
+    if study.tracer_class in ("FDG", "ANATOMIC"):
+        return study.tracer_class
+    return "RECEPTOR"
+
+
+def _flags(codes: tuple[str, ...] | list[str], small_mm: Decimal) -> list[dict[str, str]]:
+    return [
+        {
+            "code": code,
+            "short": FLAG_SHORT.get(code, code),
+            "text": FLAG_TEXT.get(code, code).format(mm=small_mm),
+        }
+        for code in codes
+    ]
+
+
+def _values(obs: Observation) -> dict[str, Any]:
+    """The entry fields of one observation as the grid's inputs hold them (strings)."""
+    values: dict[str, Any] = {}
+    for field in OBSERVATION_READ_FIELDS:
+        value = getattr(obs, field)
+        if isinstance(value, bool):
+            values[field] = value
+        else:
+            values[field] = "" if value is None else str(value)
+    return values
+
+
+def _previous_study(study: ImagingStudy) -> ImagingStudy | None:
+    """The latest earlier study of the same patient and tracer class with a read."""
+    return (
+        ImagingStudy.objects.filter(
+            patient_id=study.patient_id,
+            tracer_class=study.tracer_class,
+            observations__isnull=False,
+        )
+        .filter(
+            Q(performed_on__lt=study.performed_on)
+            | Q(performed_on=study.performed_on, pk__lt=study.pk)
+        )
+        .order_by("-performed_on", "-pk")
+        .distinct()
+        .first()
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(["patients.view_patient", "imaging.add_imagingstudy"], raise_exception=True)
+def study_create(request: HttpRequest, pk: int) -> HttpResponse:
+    """A new study of the patient; on success the reader lands on its grid."""
+    patient = get_object_or_404(Patient, pk=pk)
+    form = StudyForm(
+        request.POST if request.method == "POST" else None,
+        patient_id=patient.pk,
+        context={"request": request},
+    )
+    if request.method == "POST" and form.is_valid() and form.save() is not None:
+        messages.success(request, "Study created: enter the read below.")
+        return redirect("study-grid", pk=form.saved.pk)  # type: ignore[union-attr]
+    record_access(request, [patient.pk], "study_form")
+    return render(
+        request,
+        "imaging/study_form.html",
+        {"form": form, "patient": patient, "study": None},
+        status=400 if form.is_bound and not form.is_valid() else 200,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(["patients.view_patient", "imaging.change_imagingstudy"], raise_exception=True)
+def study_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Change a study's details (references, date, baseline pick); refused if changed meanwhile."""
+    study = get_object_or_404(ImagingStudy.objects.select_related("patient"), pk=pk)
+    form = StudyForm(
+        request.POST if request.method == "POST" else None,
+        instance=study,
+        patient_id=study.patient_id,
+        context={"request": request},
+    )
+    if request.method == "POST" and form.is_valid() and form.save() is not None:
+        messages.success(request, "Study saved.")
+        return redirect("study-grid", pk=study.pk)
+    record_access(request, [study.patient_id], "study_form")
+    return render(
+        request,
+        "imaging/study_form.html",
+        {"form": form, "patient": study.patient, "study": study},
+        status=400 if form.is_bound and not form.is_valid() else 200,
+    )
+
+
+@require_GET
+@permission_required(["patients.view_patient", "imaging.view_imagingstudy"], raise_exception=True)
+def study_grid(request: HttpRequest, pk: int) -> HttpResponse:
+    """The reader's main screen: every known lesion of the patient as a row of the read."""
+    study = get_object_or_404(ImagingStudy.objects.select_related("patient"), pk=pk)
+    record_access(request, [study.patient_id], "study_grid")
+    thresholds = rules_thresholds()
+    lesions = list(Lesion.objects.filter(patient_id=study.patient_id).order_by("id"))
+    observations = {
+        obs.lesion_id: obs for obs in Observation.objects.filter(study=study).order_by("lesion_id")
+    }
+    for obs in observations.values():
+        obs.study = study  # no query per row for the uptake grade
+    previous = _previous_study(study)
+    copied = {}
+    if previous is not None:
+        copied = {
+            obs.lesion_id: _values(obs)
+            for obs in Observation.objects.filter(study=previous).order_by("lesion_id")
+        }
+    rows = []
+    for lesion in lesions:
+        obs = observations.get(lesion.pk)
+        uptake = observation_uptake(obs, study, thresholds) if obs is not None else None
+        rows.append(
+            {
+                "lesion": lesion,
+                "observation": obs,
+                "values": _values(obs) if obs is not None else {},
+                "etag": etag_for(obs) if obs is not None else "",
+                "computed": uptake.computed if uptake is not None else None,
+                "score": uptake.score if uptake is not None else None,
+                "flags": _flags(uptake.flags, thresholds.small_lesion_mm) if uptake else [],
+            }
+        )
+    can_edit = request.user.has_perms(
+        ["imaging.add_observation", "imaging.change_observation", "imaging.add_lesion"]
+    )
+    config = {
+        "study": study.pk,
+        "patient": study.patient_id,
+        "kind": _kind(study),
+        "editable": can_edit,
+        "urls": {
+            "observations": reverse("observation-list"),
+            "lesions": reverse("lesion-list"),
+            "preview": reverse("study-preview", args=[study.pk]),
+        },
+        "rows": {
+            str(row["lesion"].pk): {
+                "observation": row["observation"].pk if row["observation"] else None,
+                "etag": row["etag"],
+            }
+            for row in rows
+        },
+        "previous": {str(lesion): values for lesion, values in copied.items()},
+        "small_lesion_mm": str(thresholds.small_lesion_mm),
+    }
+    return render(
+        request,
+        "imaging/grid.html",
+        {
+            "study": study,
+            "patient": study.patient,
+            "kind": _kind(study),
+            "rows": rows,
+            "previous": previous,
+            "copyable": sum(
+                1 for row in rows if row["observation"] is None and row["lesion"].pk in copied
+            ),
+            "blank_row": BLANK_ROW,
+            "editable": can_edit,
+            "config": config,
+            "states": ObservationState.choices,
+            "fdg_calls": FdgVisual.choices,
+            "fdg_vs": FdgVsSstr.choices,
+            "sites": LesionSite.choices,
+            "max_score": 3 if _kind(study) == "FDG" else 4,
+            "small_lesion_mm": thresholds.small_lesion_mm,
+            "recorded": len(observations),
+        },
+    )
+
+
+@require_POST
+@permission_required(["patients.view_patient", "imaging.view_imagingstudy"], raise_exception=True)
+def study_preview(request: HttpRequest, pk: int) -> JsonResponse:
+    """The computed score and flags of one row as typed (JSON in, JSON out), writing nothing.
+
+    The row is validated by the API's observation serializer, so a value the save would refuse
+    is named here with the same message while the reader is still typing.
+    """
+    study = get_object_or_404(ImagingStudy, pk=pk)
+    if len(request.body) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+        return JsonResponse({"errors": {"non_field_errors": ["Too large."]}}, status=413)
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        return JsonResponse({"errors": {"non_field_errors": ["Send the row as JSON."]}}, status=400)
+    if not isinstance(body, dict):
+        return JsonResponse(
+            {"errors": {"non_field_errors": ["Send the row as an object."]}}, status=400
+        )
+    lesion_id = body.get("lesion")
+    existing = (
+        Observation.objects.filter(study=study, lesion_id=lesion_id).first()
+        if isinstance(lesion_id, int)
+        else None
+    )
+    serializer = ObservationSerializer(
+        instance=existing, data={**body, "study": study.pk}, context={"request": request}
+    )
+    if not serializer.is_valid():
+        return JsonResponse({"errors": serializer.errors, "flags": [], "computed": None})
+    data = {k: v for k, v in serializer.validated_data.items() if k != "study"}
+    obs = Observation(study=study, **data)
+    thresholds = rules_thresholds()
+    uptake = observation_uptake(obs, study, thresholds)
+    return JsonResponse(
+        {
+            "errors": {},
+            "computed": uptake.computed,
+            "score": uptake.score,
+            "flags": _flags(uptake.flags, thresholds.small_lesion_mm),
+        }
+    )
