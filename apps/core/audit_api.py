@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.apps import apps
+from django.db import models
+from django.db.models import Q
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from pghistory.models import Events
 from rest_framework import serializers, viewsets
@@ -32,6 +35,42 @@ RESOURCES = {
 _RESOURCE_OF = {label: name for name, label in RESOURCES.items()}
 
 
+def _event_model(label: str) -> type[models.Model]:
+    return apps.get_model(f"{label}Event")
+
+
+def patient_events(patient_id: int) -> Any:
+    """Every history event of the patient's records (unordered).
+
+    Rows carrying the patient's id, and the patient row
+    itself), plus the records that reach the patient through a parent: cycles through their
+    treatment and decisions through their case, including parents deleted since (their ids
+    come from the parents' own history).
+    """
+    treatment_ids = list(
+        _event_model("patients.Treatment")
+        ._default_manager.filter(patient_id=patient_id)
+        .values_list("pgh_obj_id", flat=True)
+        .distinct()
+    )
+    case_ids = list(
+        _event_model("decisions.Case")
+        ._default_manager.filter(patient_id=patient_id)
+        .values_list("pgh_obj_id", flat=True)
+        .distinct()
+    )
+    rule = Q(pgh_data__contains={"patient_id": patient_id}) | Q(
+        pgh_obj_model="patients.Patient", pgh_obj_id=str(patient_id)
+    )
+    if treatment_ids:
+        rule |= Q(pgh_obj_model="patients.TreatmentCycle", pgh_data__treatment_id__in=treatment_ids)
+    if case_ids:
+        rule |= Q(pgh_obj_model="decisions.Decision", pgh_data__case_id__in=case_ids)
+    tracked = [_event_model(label) for label in RESOURCES.values()]
+    events = Events.objects.across(*tracked)  # type: ignore[attr-defined]
+    return events.filter(rule)
+
+
 class AuditEntrySerializer(serializers.Serializer):  # type: ignore[type-arg]
     id = serializers.CharField(source="pgh_slug", help_text="Unique id of this history entry.")
     at = serializers.DateTimeField(source="pgh_created_at", help_text="When the change committed.")
@@ -40,7 +79,9 @@ class AuditEntrySerializer(serializers.Serializer):  # type: ignore[type-arg]
     operation = serializers.CharField(source="pgh_label", help_text="insert, update or delete.")
     user = serializers.SerializerMethodField(help_text="User id (null: a script or the system).")
     username = serializers.SerializerMethodField(help_text="Login or api:<system> of the writer.")
-    source = serializers.SerializerMethodField(help_text="api, browser, admin or a command.")
+    source = serializers.SerializerMethodField(
+        help_text="api (REST or FHIR), web (the browser pages), admin or a command."
+    )
     request_id = serializers.SerializerMethodField(help_text="X-Request-ID of the writing request.")
     changes = serializers.JSONField(
         source="pgh_diff",
@@ -112,9 +153,7 @@ class AuditViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
         else:
             if not str(patient).isdigit():
                 raise serializers.ValidationError({"patient": ["A patient id (a whole number)."]})
-            events = Events.objects.filter(
-                pgh_data__contains={"patient_id": int(str(patient))}
-            ) | Events.objects.filter(pgh_obj_model="patients.Patient", pgh_obj_id=str(patient))
+            events = patient_events(int(str(patient)))
         page = self.paginate_queryset(events.order_by("pgh_created_at", "pgh_slug"))
         shown = page if page is not None else list(events)
         patients = {

@@ -12,6 +12,7 @@ from apps.core.api_base import AccessLoggedViewSet
 from apps.decisions import services
 from apps.decisions.models import Decision, Meeting
 from apps.decisions.serializers import DecisionSerializer, MeetingSerializer
+from apps.scoring import services as scoring
 
 
 class DecisionConflict(exceptions.APIException):
@@ -59,7 +60,12 @@ class DecisionViewSet(AccessLoggedViewSet):
 
     def perform_create(self, serializer: serializers.BaseSerializer) -> None:
         data = serializer.validated_data
+        # The assessment as the API shows it now (GET patients/{id}/phenotype/ and response/),
+        # with its status and computed_at: the snapshot the decision keeps for ever.
+        bodies = scoring.assessment_bodies(data["case"].patient_id)
         serializer.instance = services.decision_record(
+            phenotype_snapshot=bodies["result"],
+            response_snapshot=bodies["response"],
             case=data["case"],
             recommendation=data["recommendation"],
             rationale=data["rationale"],

@@ -1,6 +1,6 @@
 """Browser pages of the patients app (the API's routes are in netboard/api_urls.py)."""
 
-from django.urls import path
+from django.urls import include, path
 
 from apps.patients import views
 
@@ -8,4 +8,5 @@ urlpatterns = [
     path("", views.patient_list, name="home"),
     path("patients/<int:pk>/", views.patient_detail, name="patient-page"),
     path("patients/<int:pk>/status/", views.patient_status, name="patient-page-status"),
+    path("", include("apps.patients.record_urls")),
 ]

@@ -76,3 +76,26 @@ def test_the_audit_trail_is_never_writable(
 ) -> None:
     response = getattr(token_client("admin"), method)("/api/v1/audit/", {}, format="json")
     assert response.status_code == 405
+
+
+def test_a_patient_scope_includes_records_reached_through_a_parent(
+    token_client: Callable[..., APIClient], user_with_role: Callable[..., object]
+) -> None:
+    from datetime import date
+
+    from apps.decisions.services import decision_record
+    from apps.patients.models import TreatmentCycle
+    from tests.factories import CaseFactory, TreatmentFactory
+
+    treatment = TreatmentFactory()
+    TreatmentCycle.objects.create(treatment=treatment, number=1, given_on=date(2024, 2, 1))
+    case = CaseFactory(patient=treatment.patient)
+    decision_record(
+        case=case, recommendation="prrt", rationale="r", decided_by=user_with_role("clinician")
+    )
+    other = TreatmentFactory()  # another patient's cycle: not listed
+    TreatmentCycle.objects.create(treatment=other, number=1, given_on=date(2024, 2, 1))
+    response = token_client("auditor").get(f"/api/v1/audit/?patient={treatment.patient_id}")
+    entries = response.json()["results"]
+    assert {e["resource"] for e in entries} >= {"treatments", "cycles", "cases", "decisions"}
+    assert sum(e["resource"] == "cycles" for e in entries) == 1
