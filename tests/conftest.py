@@ -5,6 +5,7 @@ from rest_framework.test import APIClient
 
 from apps.core.tokens import api_token_create
 from tests.factories import UserFactory
+from tests.processes import stack  # noqa: F401 - the fixture: a web server and workers
 
 
 @pytest.fixture(autouse=True)

@@ -15,17 +15,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from html import escape
 from typing import Any
+
+from django.utils.safestring import SafeString, mark_safe
 
 from apps.scoring.rules.inputs import PatientIn, StudyIn, Thresholds
 from apps.scoring.rules.series import date_order, series_kind
 from apps.scoring.rules.uptake import score_study
 
 # Krenning 0-4 (SSTR PET and 177Lu SPECT): dark to light. FDG grade 0-3: light to dark.
-SSTR_COLOURS = ["#00224e", "#414d6b", "#7c7b78", "#bcaf6f", "#fee838"]
+# The number printed on each colour has a contrast of at least 4.5:1 (WCAG 1.4.3; the cells'
+# 11 px text is not "large"), checked in tests/browser/test_accessibility.py.
+SSTR_COLOURS = ["#00224e", "#414d6b", "#777673", "#bcaf6f", "#fee838"]
 SSTR_TEXT = ["#ffffff", "#ffffff", "#ffffff", "#111111", "#111111"]
 FDG_COLOURS = ["#fde0c5", "#f9a05b", "#e35a14", "#8c2d04"]
-FDG_TEXT = ["#111111", "#111111", "#ffffff", "#ffffff"]
+FDG_TEXT = ["#111111", "#111111", "#111111", "#ffffff"]
 
 LABEL_WIDTH = 300
 PLOT_WIDTH = 840
@@ -159,6 +164,11 @@ class Timeline:
     rows: list[Row]
     row_top: float
     empty: bool
+
+    @property
+    def svg(self) -> SafeString:
+        """The timeline as inline SVG markup (``render_svg``)."""
+        return render_svg(self)
 
 
 def _months(start: date, end: date) -> list[date]:
@@ -310,31 +320,29 @@ def build_timeline(
             continue
         tracer = "FDG" if kind == "fdg" else "SSTR"
         palette, ink = (FDG_COLOURS, FDG_TEXT) if tracer == "FDG" else (SSTR_COLOURS, SSTR_TEXT)
+        top = len(palette) - 1
+        # The same for every cell of the study: its position and the middle of its tooltip.
+        cell_x = x_of(study.performed_on) + (4 if kind == "fdg" else 0)
+        scale = "FDG grade" if tracer == "FDG" else "Krenning"
+        heading = f" · {_study_name(study)} {study.performed_on.isoformat()} · {scale} "
         graded = score_study(study, thresholds)
-        by_lesion = {obs.lesion: obs for obs in study.observations}
-        for lesion, uptake in graded.items():
+        for obs in study.observations:
+            uptake = graded[obs.lesion]
             if uptake.score is None:
                 continue
-            obs = by_lesion[lesion]
-            score = min(uptake.score, len(palette) - 1)
+            lesion = obs.lesion
+            score = min(uptake.score, top)
             suv = f", SUVmax {obs.suv_max}" if obs.suv_max is not None else ""
-            scale = "FDG grade" if tracer == "FDG" else "Krenning"
+            flags = f" · {', '.join(uptake.flags)}" if uptake.flags else ""
             title = (
-                f"{names.get(lesion, lesion)} · {_study_name(study)} "
-                f"{study.performed_on.isoformat()} · {scale} {uptake.score} ({uptake.source})"
-                f"{suv}" + (f" · {', '.join(uptake.flags)}" if uptake.flags else "")
+                f"{names.get(lesion, lesion)}{heading}{uptake.score} ({uptake.source}){suv}{flags}"
             )
-            scores.setdefault((lesion, tracer), []).append(
-                Cell(
-                    x_of(study.performed_on) + (4 if kind == "fdg" else 0),
-                    0,
-                    uptake.score,
-                    palette[score],
-                    ink[score],
-                    title,
-                    study.id,
-                )
-            )
+            key = (lesion, tracer)
+            cell = Cell(cell_x, 0, uptake.score, palette[score], ink[score], title, study.id)
+            if key in scores:
+                scores[key].append(cell)
+            else:
+                scores[key] = [cell]
     rows: list[Row] = []
     row_top = lane_y[-1] + 30
     y = row_top
@@ -404,3 +412,111 @@ def _study_name(study: StudyIn) -> str:
     if study.post_therapy:
         return "177Lu SPECT" if study.tracer == "lu177_dotatate" else "Post-therapy scan"
     return f"{study.tracer_class} {study.modality.replace('_', '/').upper()}"
+
+
+# --- Markup -----------------------------------------------------------------------------------
+# The SVG is written here rather than in a template: a record of 24 studies x 40 lesions has
+# about a thousand cells, and a template would evaluate some 150,000 variable nodes for them.
+# Every text is escaped (``html.escape``, as the template's autoescape); numbers are written as
+# the template wrote them (``str``). Each focusable part keeps its tabindex, role and aria-label,
+# with the same text as its <title> tooltip.
+
+_SHAPES = {
+    "sstr": '<rect x="-6" y="-6" width="12" height="12" transform="rotate(45)" fill="#2c6a94"/>',
+    "fdg": '<circle r="7" fill="#e35a14"/>',
+    "spect": '<rect x="-6" y="-6" width="12" height="12" fill="#1f7a3a"/>',
+}
+_ANATOMIC_SHAPE = '<rect x="-1.5" y="-7" width="3" height="14" fill="#4a4f57"/>'
+
+
+def render_svg(timeline: Timeline) -> SafeString:
+    """The <svg> element of the timeline (the template adds the figure and the legend)."""
+    if timeline.empty:
+        return mark_safe("")  # noqa: S308 - a constant
+    out: list[str] = []
+    add = out.append
+    t = timeline
+    add(
+        f'<svg viewBox="0 0 {t.width} {t.height}" width="100%" role="group" '
+        'aria-label="SSTR and FDG phenotype timeline" xmlns="http://www.w3.org/2000/svg" '
+        'font-family="system-ui, sans-serif">\n'
+        f'<line x1="{t.plot_left}" x2="{t.plot_right}" y1="{t.axis_y}" y2="{t.axis_y}" '
+        'stroke="#1b1f24"/>\n'
+    )
+    for x, label in t.ticks:
+        add(
+            f'<g transform="translate({x},{t.axis_y})"><line y1="0" y2="-5" stroke="#1b1f24"/>'
+            f'<line y1="0" y2="{t.height}" stroke="#eceff3"/>'
+            f'<text y="-9" text-anchor="middle" font-size="12">{escape(label)}</text></g>\n'
+        )
+    for name, y in t.lanes:
+        add(
+            f'<g transform="translate({t.plot_left},{y})">'
+            f'<text x="-8" y="4" text-anchor="end" font-size="13" font-weight="600">'
+            f"{escape(name)}</text>"
+            f'<line x1="0" x2="{t.plot_width}" y1="12" y2="12" stroke="#e3e7ec"/></g>\n'
+        )
+    for band in t.bands:
+        title = escape(band.title)
+        add(
+            f'<g class="band" transform="translate({band.x},{band.y})" tabindex="0" role="img" '
+            f'aria-label="{title}"><title>{title}</title>'
+            f'<rect width="{band.width}" height="16" rx="2" fill="{escape(band.fill)}" '
+            'stroke="#8a9099" stroke-width=".5"/>'
+            f'<text x="4" y="12" font-size="11">{escape(band.label)}</text>'
+        )
+        for dx, tick in band.ticks:
+            add(
+                f'<line x1="{dx}" x2="{dx}" y1="-2" y2="18" stroke="#1f7a3a" stroke-width="2.5">'
+                f"<title>{escape(tick)}</title></line>"
+            )
+        add("</g>\n")
+    for mark in t.marks:
+        title = escape(mark.title)
+        add(
+            f'<g class="mark mark-{escape(mark.kind)}" transform="translate({mark.x},{mark.y})" '
+            f'tabindex="0" role="img" aria-label="{title}"><title>{title}</title>'
+            f"{_SHAPES.get(mark.kind, _ANATOMIC_SHAPE)}</g>\n"
+        )
+    for alert in t.alerts:
+        text = escape(alert.text)
+        add(
+            f'<g class="alert" transform="translate({alert.x},{alert.y})" tabindex="0" '
+            f'role="img" aria-label="Alert: {text}"><title>{text}</title>'
+            '<text x="-10" y="4" text-anchor="end" font-size="12" font-weight="700" '
+            f'fill="#b3261e">▲ {escape(alert.label)}</text></g>\n'
+        )
+    for badge in t.badges:
+        title, text = escape(badge.title), escape(badge.text)
+        add(
+            f'<g class="badge badge-{escape(badge.tone)}" transform="translate({badge.x},'
+            f'{badge.y})" tabindex="0" role="img" aria-label="{text}: {title}">'
+            f'<title>{title}</title><rect x="-6" y="-10" width="{badge.width}" height="20" '
+            f'rx="3"/><text x="{badge.middle}" y="4" text-anchor="middle" font-size="12" '
+            f'font-weight="700">{text}</text></g>\n'
+        )
+    for row in t.rows:
+        add(f'<g class="lesion-row" transform="translate({t.plot_left},{row.y})">')
+        if row.first:
+            flagged = " flagged" if row.biopsy_target or row.new else ""
+            add(
+                '<text x="-40" y="14" text-anchor="end" font-size="12.5" '
+                f'class="lesion-label{flagged}"><title>{escape(row.title)}</title>'
+                f"{'▲ ' if row.new else ''}{escape(row.label)}"
+                f"{' ◎ biopsy target' if row.biopsy_target else ''}</text>"
+            )
+        add(
+            '<text x="-6" y="14" text-anchor="end" font-size="9.5" fill="#5b6470">'
+            f"{escape(row.tracer)}</text></g>\n"
+        )
+        for cell in row.cells:
+            title = escape(cell.title)
+            add(
+                f'<g class="cell" transform="translate({cell.x},{row.y})" tabindex="0" '
+                f'role="img" aria-label="{title}"><title>{title}</title>'
+                f'<rect x="-9" y="2" width="18" height="18" fill="{cell.fill}" stroke="#ffffff" '
+                'stroke-width="1"/><text y="15" text-anchor="middle" font-size="11" '
+                f'font-weight="600" fill="{cell.text}">{cell.score}</text></g>\n'
+            )
+    add("</svg>")
+    return mark_safe("".join(out))  # noqa: S308 - every text above is escaped

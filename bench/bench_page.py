@@ -1,0 +1,332 @@
+"""Benchmark of the patient page against a hello-world page, in one run (issue 6).
+
+A synthetic patient with 24 PET studies x 40 lesions: 12 timepoints, each an SSTR PET and an
+FDG PET two days later (960 observations), plus a CT at every third timepoint, an SSA, a PRRT
+course of four cycles, pathology and two tumour-marker series. Its assessment is computed and
+stored first (``recompute_phenotype``, synchronously, as a worker would), so the page shows a
+fresh result. Through the whole Django stack in-process (middleware, session login, templates,
+PostgreSQL), median wall time of: a hello-world page extending base.html (the baseline,
+bench/urls_bench.py) and GET /patients/<pk>/ of that patient, as the same logged-in user.
+Target: the patient page within 4x the hello-world median.
+
+    .venv/bin/python bench/bench_page.py [--rounds 200]
+    BENCH_PROFILE=1 .venv/bin/python bench/bench_page.py     # cProfile the patient page
+
+Uses its own database (BENCH_PAGE_DATABASE_URL, default
+postgres://postgres@127.0.0.1:5432/netboard_bench_page, dropped and created). No broker: nothing
+is queued (a page read writes only its access event).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+DATABASE_URL = os.environ.get(
+    "BENCH_PAGE_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/netboard_bench_page"
+)
+ENV = {
+    **{k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "CELERY_BROKER_URL")},
+    "DATABASE_URL": DATABASE_URL,
+    "DJANGO_DEBUG": "1",
+}
+os.environ.clear()
+os.environ.update(ENV)
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "netboard.settings")
+sys.path.insert(0, str(ROOT))
+
+TIMEPOINTS = 12  # x (SSTR PET + FDG PET) = 24 PET studies
+LESIONS = 40
+CT_EVERY = 3
+SITES = ["liver", "liver", "liver", "bone", "lymph_node", "pancreas", "peritoneum", "lung"]
+
+
+def prepare_database() -> None:
+    from benchdb import fresh_database
+
+    fresh_database(DATABASE_URL, ENV)
+
+
+def _dec(rng: random.Random, low: float, high: float, places: int = 2) -> Decimal:
+    return Decimal(f"{rng.uniform(low, high):.{places}f}")
+
+
+def build_patient(seed: int = 7) -> Any:
+    """The patient, in bulk inserts (no signals: nothing queued); returns the Patient."""
+    from apps.imaging.models import ImagingStudy, Lesion, Observation
+    from apps.patients.models import Biomarker, Pathology, Patient, Treatment, TreatmentCycle
+
+    rng = random.Random(seed)
+    start = date(2021, 1, 11)
+    patient = Patient.objects.bulk_create(
+        [
+            Patient(
+                mrn="BENCH-PAGE-0001",
+                family_name="Benchmark",
+                given_name="Large Record",
+                birth_date=date(1958, 4, 2),
+                sex="female",
+                height_cm=Decimal("168"),
+                weight_kg=Decimal("64"),
+                primary_site="small_intestine",
+                histology="net",
+            )
+        ]
+    )[0]
+    Pathology.objects.bulk_create(
+        [Pathology(patient=patient, reported_on=start, who_grade="G2", ki67_percent=Decimal("8"))]
+    )
+    ssa, prrt = Treatment.objects.bulk_create(
+        [
+            Treatment(patient=patient, kind="ssa", started_on=start + timedelta(days=20)),
+            Treatment(
+                patient=patient,
+                kind="prrt_lu177_dotatate",
+                started_on=start + timedelta(days=200),
+                ended_on=start + timedelta(days=200 + 3 * 56),
+            ),
+        ]
+    )
+    TreatmentCycle.objects.bulk_create(
+        TreatmentCycle(
+            treatment=prrt,
+            number=n + 1,
+            given_on=start + timedelta(days=200 + 56 * n),
+            activity_gbq=Decimal("7.4"),
+        )
+        for n in range(4)
+    )
+    Biomarker.objects.bulk_create(
+        Biomarker(
+            patient=patient,
+            analyte=analyte,
+            value=_dec(rng, low, high),
+            unit=unit,
+            measured_on=start + timedelta(days=60 * n),
+        )
+        for analyte, unit, low, high in (
+            ("chromogranin_a", "ng/mL", 80, 400),
+            ("hiaa_5", "mg/24h", 4, 30),
+        )
+        for n in range(12)
+    )
+    lesions = Lesion.objects.bulk_create(
+        Lesion(
+            patient=patient,
+            label=(
+                f"Liver segment {1 + n % 8} lesion {n + 1}"
+                if SITES[n % len(SITES)] == "liver"
+                else f"{SITES[n % len(SITES)].replace('_', ' ').title()} lesion {n + 1}"
+            ),
+            site=SITES[n % len(SITES)],
+            nodal=SITES[n % len(SITES)] == "lymph_node",
+        )
+        for n in range(LESIONS)
+    )
+    studies: list[Any] = []
+    for t in range(TIMEPOINTS):
+        day = start + timedelta(days=90 * t)
+        studies.append(
+            ImagingStudy(
+                patient=patient,
+                performed_on=day,
+                modality="pet_ct",
+                tracer="ga68_dotatate",
+                tracer_class="SSTR",
+                blood_pool_suv=Decimal("1.5"),
+                liver_suv=Decimal("6.0"),
+                spleen_suv=Decimal("18.0"),
+                status="final",
+            )
+        )
+        studies.append(
+            ImagingStudy(
+                patient=patient,
+                performed_on=day + timedelta(days=2),
+                modality="pet_ct",
+                tracer="f18_fdg",
+                tracer_class="FDG",
+                blood_pool_suv=Decimal("1.8"),
+                liver_suv=Decimal("2.5"),
+                liver_suv_sd=Decimal("0.3"),
+                status="final",
+            )
+        )
+        if t % CT_EVERY == 0:
+            studies.append(
+                ImagingStudy(
+                    patient=patient,
+                    performed_on=day + timedelta(days=5),
+                    modality="ct",
+                    tracer="none",
+                    tracer_class="ANATOMIC",
+                    status="final",
+                )
+            )
+    studies = ImagingStudy.objects.bulk_create(studies)
+    observations = []
+    for study in studies:
+        for n, lesion in enumerate(lesions):
+            axis = _dec(rng, 8, 60, 1)
+            if study.tracer_class == "SSTR":
+                seen = rng.random() > 0.05
+                observations.append(
+                    Observation(
+                        study=study,
+                        lesion=lesion,
+                        patient=patient,
+                        state="scored" if seen else "not_seen",
+                        suv_max=_dec(rng, 0.5, 40) if seen else None,
+                        krenning_visual=rng.choice([None, None, 2, 3, 4]) if seen else None,
+                        long_axis_mm=axis if seen else None,
+                        heterogeneous=seen and rng.random() < 0.2,
+                    )
+                )
+            elif study.tracer_class == "FDG":
+                observations.append(
+                    Observation(
+                        study=study,
+                        lesion=lesion,
+                        patient=patient,
+                        state="scored",
+                        suv_max=_dec(rng, 0.5, 12),
+                        suv_peak=_dec(rng, 0.4, 9),
+                        long_axis_mm=axis,
+                    )
+                )
+            else:
+                observations.append(
+                    Observation(
+                        study=study,
+                        lesion=lesion,
+                        patient=patient,
+                        state="scored",
+                        long_axis_mm=axis,
+                        short_axis_mm=_dec(rng, 5, float(axis), 1),
+                        target=n < 5,
+                    )
+                )
+    Observation.objects.bulk_create(observations, batch_size=1000)
+    return patient
+
+
+def median_ms(call: Callable[[], object], rounds: int) -> float:
+    for _ in range(10):
+        call()
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=200)
+    args = parser.parse_args()
+    prepare_database()
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from django.db import connection
+    from django.test import Client, override_settings
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.imaging.models import ImagingStudy, Observation
+    from apps.scoring.services import phenotype_body, recompute_phenotype
+
+    patient = build_patient()
+    outcome = recompute_phenotype(patient.pk)
+    assert outcome == "written", outcome
+    assert phenotype_body(patient.pk)["status"] == "fresh"
+    user = get_user_model().objects.create_user("bench-clinician", password="x" * 16)
+    user.groups.add(Group.objects.get(name="clinician"))
+    studies = ImagingStudy.objects.filter(patient=patient)
+    pet = studies.exclude(tracer="none").count()
+    print(f"python: {platform.python_version()} ({sys.executable})")
+    print(
+        f"patient: {pet} PET studies + {studies.count() - pet} CT x {LESIONS} lesions = "
+        f"{Observation.objects.filter(patient=patient).count()} observations"
+    )
+
+    with override_settings(ROOT_URLCONF="bench.urls_bench", ALLOWED_HOSTS=["testserver"]):
+        client = Client()
+        client.force_login(user)
+        cases = {
+            "hello-world page (baseline)": lambda: client.get("/bench/hello-page/"),
+            "patient page, 24 PET x 40": lambda: client.get(f"/patients/{patient.pk}/"),
+        }
+        for name, call in cases.items():
+            with CaptureQueriesContext(connection) as queries:
+                response: Any = call()
+            assert response.status_code == 200, (name, response.status_code)
+            html = response.content.decode()
+            print(f"{name:30s} {len(queries):3d} queries  {len(html) / 1024:7.1f} KiB")
+        assert html.count('class="mark mark-sstr"') == TIMEPOINTS, "SSTR marks"
+        assert html.count('class="mark mark-fdg"') == TIMEPOINTS, "FDG marks"
+        assert "eligible" not in html.lower()
+        if os.environ.get("BENCH_PROFILE"):
+            import cProfile
+            import pstats
+
+            target = cases["patient page, 24 PET x 40"]
+            profile = cProfile.Profile()
+            profile.runcall(lambda: [target() for _ in range(20)])
+            stats = pstats.Stats(profile)
+            stats.sort_stats("cumulative").print_stats(40)
+            stats.sort_stats("tottime").print_stats(25)
+            return
+        results = {name: median_ms(call, args.rounds) for name, call in cases.items()}
+        parts = {name: median_ms(call, args.rounds) for name, call in page_parts(patient).items()}
+    baseline = results["hello-world page (baseline)"]
+    for name, ms in results.items():
+        ratio = ms / baseline
+        verdict = "" if name.startswith("hello") else ("OK" if ratio <= 4 else "MISSED")
+        print(f"{name:30s} {ms:7.2f} ms median  {ratio:5.1f}x  {verdict}")
+    print(f"rounds: {args.rounds} per case; target: the patient page within 4x the hello-world")
+    print("where the patient page's time goes (medians of the parts alone, same run):")
+    for name, ms in parts.items():
+        print(f"  {name:44s} {ms:7.2f} ms  {ms / baseline:5.1f}x the baseline")
+
+
+def page_parts(patient: Any) -> dict[str, Callable[[], object]]:
+    """The steps of the patient page on their own: the two reads (the stored assessment, about
+    400 kB of JSON for this patient, and the rules inputs), the timeline and the rendering."""
+    from django.template.loader import render_to_string
+
+    from apps.patients.timeline import build_timeline, render_svg
+    from apps.patients.views import patient_page_context
+    from apps.scoring.selectors import patient_rules_input, rules_thresholds
+    from apps.scoring.services import assessment_bodies
+
+    context = patient_page_context(patient)
+    inputs = patient_rules_input(patient.pk)
+    thresholds = rules_thresholds()
+    phenotype, response = context["phenotype"], context["response"]
+    return {
+        "read the stored assessment (assessment_bodies)": lambda: assessment_bodies(patient.pk),
+        "read the rules inputs (patient_rules_input)": lambda: patient_rules_input(patient.pk),
+        "build_timeline": lambda: build_timeline(inputs, phenotype, response, thresholds),
+        "render_svg (the timeline's markup)": lambda: render_svg(context["timeline"]),
+        "render detail.html (with the SVG)": lambda: render_to_string(
+            "patients/detail.html", context
+        ),
+    }
+
+
+if __name__ == "__main__":
+    main()

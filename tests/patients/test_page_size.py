@@ -1,0 +1,149 @@
+"""The patient page at full size (issue 6): a patient with 24 studies x 40 lesions renders with
+the same number of queries as one with 2 studies x 3 lesions, and shows every study and lesion;
+the timeline's markup (written in Python, apps/patients/timeline.py) is well-formed and escaped.
+
+The timing half of the requirement (within 4x a hello-world page) is bench/bench_page.py.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from apps.imaging.models import ImagingStudy, Lesion, Observation
+from apps.patients.models import Patient
+from apps.scoring.services import phenotype_body, recompute_phenotype
+
+pytestmark = pytest.mark.django_db
+
+SVG_NS = "{http://www.w3.org/2000/svg}"
+
+
+@pytest.fixture
+def browser(user_with_role: Any) -> Client:
+    client = Client()
+    client.force_login(user_with_role("clinician"))
+    return client
+
+
+def record(pairs: int, lesions: int, label: str = "Lesion {n:02d}") -> Patient:
+    """A patient with ``pairs`` SSTR PET + FDG PET pairs (two days apart, every 90 days) and
+    ``lesions`` lesions scored on every study, with the assessment computed and stored."""
+    patient = Patient.objects.create(
+        mrn=f"SIZE-{pairs:02d}-{lesions:02d}", family_name="Size", primary_site="small_intestine"
+    )
+    studies = []
+    for t in range(pairs):
+        day = date(2021, 1, 4) + timedelta(days=90 * t)
+        studies += [
+            ImagingStudy(
+                patient=patient,
+                performed_on=day,
+                modality="pet_ct",
+                tracer="ga68_dotatate",
+                tracer_class="SSTR",
+                blood_pool_suv=Decimal("1.5"),
+                liver_suv=Decimal("6.0"),
+                spleen_suv=Decimal("18.0"),
+            ),
+            ImagingStudy(
+                patient=patient,
+                performed_on=day + timedelta(days=2),
+                modality="pet_ct",
+                tracer="f18_fdg",
+                tracer_class="FDG",
+                blood_pool_suv=Decimal("1.8"),
+                liver_suv=Decimal("2.5"),
+            ),
+        ]
+    studies = ImagingStudy.objects.bulk_create(studies)
+    rows = Lesion.objects.bulk_create(
+        Lesion(patient=patient, label=label.format(n=n), site="liver") for n in range(lesions)
+    )
+    Observation.objects.bulk_create(
+        Observation(
+            study=study,
+            lesion=lesion,
+            patient=patient,
+            state="scored",
+            # Every score of both scales appears: SUVmax from 1 to 40 (SSTR), 1 to 12 (FDG).
+            suv_max=Decimal(1 + (n * 7 + i) % (40 if study.tracer_class == "SSTR" else 12)),
+            long_axis_mm=Decimal("20.0"),
+        )
+        for i, study in enumerate(studies)
+        for n, lesion in enumerate(rows)
+    )
+    assert recompute_phenotype(patient.pk) == "written"
+    assert phenotype_body(patient.pk)["status"] == "fresh"
+    return patient
+
+
+def page(browser: Client, patient: Patient) -> tuple[str, list[str]]:
+    with CaptureQueriesContext(connection) as queries:
+        response = browser.get(f"/patients/{patient.pk}/")
+    assert response.status_code == 200
+    return response.content.decode(), [q["sql"] for q in queries.captured_queries]
+
+
+def test_the_query_count_is_that_of_a_small_record_and_everything_is_shown(
+    browser: Client,
+) -> None:
+    small, large = record(pairs=1, lesions=3), record(pairs=12, lesions=40)
+    small_html, small_queries = page(browser, small)
+    large_html, large_queries = page(browser, large)
+    assert len(large_queries) == len(small_queries), "\n".join(large_queries)
+
+    # The small page has what it should, so that the comparison is between two full pages.
+    assert small_html.count('class="mark mark-') == 2
+    assert len(re.findall(r'<g class="cell"', small_html)) == 2 * 3
+
+    # 24 study marks: 12 SSTR PET and 12 FDG PET, each focusable and named.
+    marks = re.findall(
+        r'<g class="mark mark-(\w+)"[^>]*tabindex="0"[^>]*aria-label="([^"]+)"', large_html
+    )
+    assert [kind for kind, _ in marks] == ["sstr", "fdg"] * 12
+    assert marks[-1][1] == "FDG PET 2023-09-23"
+    # 40 lesions, each with its label once and an SSTR and an FDG row.
+    labels = re.findall(r'class="lesion-label[^"]*"><title>[^<]*</title>([^<]+)</text>', large_html)
+    names = [text.removeprefix("▲ ").removesuffix(" ◎ biopsy target") for text in labels]
+    assert names == [f"Lesion {n:02d}" for n in range(40)]
+    assert large_html.count('<g class="lesion-row"') == 80
+    # A scored cell for every lesion at every study, each focusable and naming its values.
+    cells = re.findall(
+        r'<g class="cell"[^>]*tabindex="0" role="img" aria-label="([^"]+)"', large_html
+    )
+    assert len(cells) == 24 * 40
+    assert sum("Krenning" in c for c in cells) == sum("FDG grade" in c for c in cells) == 480
+    assert "Lesion 39 · FDG PET 2023-09-23 · FDG grade" in cells[-1]
+    assert "P" in large_html and "Assessment: <strong>fresh</strong>" in large_html
+    assert "eligible" not in large_html.lower()
+
+
+def test_the_timeline_markup_is_well_formed_and_escapes_what_it_shows(browser: Client) -> None:
+    patient = record(pairs=2, lesions=2, label="<b>L{n}</b> & \"quoted\" 'lesion'")
+    html, _ = page(browser, patient)
+    assert "<b>L0</b>" not in html  # escaped, never markup
+    svg_text = html[html.index("<svg viewBox") : html.index("</svg>", html.index("<svg viewBox"))]
+    svg = ET.fromstring(svg_text + "</svg>")  # noqa: S314 - our own page; raises if malformed
+    assert svg.get("role") == "group"
+    assert svg.get("aria-label") == "SSTR and FDG phenotype timeline"
+    focusable = [g for g in svg.iter(f"{SVG_NS}g") if g.get("tabindex") == "0"]
+    cells = [g for g in focusable if g.get("class") == "cell"]
+    assert len(cells) == 4 * 2
+    for g in focusable:  # every focusable part names itself and has the same tooltip
+        label, title = g.get("aria-label"), g.find(f"{SVG_NS}title")
+        assert g.get("role") == "img" and label and title is not None and title.text
+        assert title.text in label
+    labels = [t for t in svg.iter(f"{SVG_NS}text") if "lesion-label" in (t.get("class") or "")]
+    title = labels[0].find(f"{SVG_NS}title")
+    assert title is not None and title.tail is not None
+    assert title.tail.removesuffix(" ◎ biopsy target") == "<b>L0</b> & \"quoted\" 'lesion'"
+    assert cells[0].get("aria-label", "").startswith("<b>L0</b> & \"quoted\" 'lesion' · SSTR PET")
