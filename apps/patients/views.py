@@ -11,13 +11,15 @@ from typing import Any
 
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
-from django.db.models import Q
+from django.db.models import Count, Prefetch, Q
 from django.db.models.expressions import RawSQL
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
 from apps.core.access import record_access
+from apps.decisions.models import Case, Decision
+from apps.imaging.models import ImagingStudy
 from apps.patients.models import Analyte, Patient, PrimarySite
 from apps.patients.timeline import FDG_COLOURS, FDG_TEXT, SSTR_COLOURS, SSTR_TEXT, build_timeline
 from apps.scoring import services as scoring
@@ -130,7 +132,27 @@ def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
     RECIST/PERCIST tables and tumour markers, with the status of the assessment."""
     patient = get_object_or_404(Patient, pk=pk)
     record_access(request, [patient.pk], "view_patient_page")
-    return render(request, "patients/detail.html", patient_page_context(patient))
+    studies = (
+        ImagingStudy.objects.filter(patient=patient)
+        .annotate(read_count=Count("observations"))
+        .order_by("-performed_on", "-id")
+    )
+    cases = list(
+        Case.objects.filter(patient=patient)
+        .select_related("meeting")
+        .prefetch_related(
+            Prefetch("decisions", queryset=Decision.objects.order_by("decided_at", "id"))
+        )
+        .order_by("-meeting__held_on", "-id")
+    )
+    for case in cases:
+        decisions = list(case.decisions.all())
+        case.latest_decision = decisions[-1] if decisions else None  # type: ignore[attr-defined]
+    return render(
+        request,
+        "patients/detail.html",
+        {**patient_page_context(patient), "studies": studies, "cases": cases},
+    )
 
 
 def patient_page_context(patient: Patient) -> dict[str, Any]:
