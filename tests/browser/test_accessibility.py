@@ -13,7 +13,7 @@ from apps.patients.models import Patient
 from apps.patients.timeline import FDG_COLOURS, FDG_TEXT, SSTR_COLOURS, SSTR_TEXT
 
 from .axe import assert_no_serious_violations, serious_violations
-from .test_patient_page import log_in
+from .keyboard import DEMO_PASSWORD, log_in
 
 BAD_PAGE = """<!doctype html>
 <html lang="en"><head><title>Deliberately inaccessible</title></head>
@@ -89,7 +89,7 @@ def test_the_main_pages_have_no_serious_violations(live_server: Any, chromium_pa
     page.wait_for_selector("p.error")
     assert_no_serious_violations(page, "the login page with an error")
 
-    log_in(page, base, "demo-clinician")
+    log_in(page, base, "demo-clinician", DEMO_PASSWORD)
     assert page.locator("table.patients tbody tr").count() >= 10
     assert_no_serious_violations(page, "the patient list")
     page.goto(base + "/?q=nobody&grade=P5&blocking=1")

@@ -12,25 +12,16 @@ from django.core.management import call_command
 from apps.patients.models import Patient
 
 from .conftest import ARTIFACTS
+from .keyboard import DEMO_PASSWORD, log_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def log_in(page: Any, base: str, username: str) -> None:
-    page.goto(base + "/accounts/login/")
-    page.wait_for_selector("#id_username:focus")  # the username field has the focus
-    page.keyboard.type(username)
-    page.keyboard.press("Tab")
-    page.keyboard.type("netboard-demo")
-    page.keyboard.press("Enter")
-    page.wait_for_url(base + "/")
 
 
 def test_find_a_patient_and_read_the_timeline(live_server: Any, chromium_page: Any) -> None:
     call_command("load_demo", "--users", verbosity=0)
     patient = Patient.objects.get(mrn="DEMO-0010")
     page, base = chromium_page, live_server.url
-    log_in(page, base, "demo-clinician")
+    log_in(page, base, "demo-clinician", DEMO_PASSWORD)
 
     # The search box has the focus: type, Enter, and the list narrows to the patient.
     page.wait_for_selector("#q:focus")  # (autofocus lands once the page has loaded)

@@ -22,21 +22,9 @@ from tests.factories import (
 )
 
 from .conftest import ARTIFACTS
+from .keyboard import log_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-PASSWORD = "pw-for-tests-only"  # noqa: S105 - the factories' test password
-
-
-def log_in(page: Any, base: str, username: str, password: str = PASSWORD) -> None:
-    page.goto(base + "/accounts/login/")
-    page.wait_for_selector("#id_username:focus")
-    page.keyboard.type(username)
-    page.keyboard.press("Tab")
-    page.keyboard.type(password)
-    page.keyboard.press("Enter")
-    page.wait_for_url(base + "/")
 
 
 def focused_name(page: Any) -> str:

@@ -1,0 +1,42 @@
+"""Keyboard steps shared by the browser tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+TEST_PASSWORD = "pw-for-tests-only"  # noqa: S105 - the factories' password (tests only)
+DEMO_PASSWORD = "netboard-demo"  # noqa: S105 - load_demo --users (synthetic demo users)
+
+
+def log_in(page: Any, base: str, username: str, password: str = TEST_PASSWORD) -> None:
+    """Sign in by keyboard: the username box has the focus; Tab, password, Enter."""
+    page.context.clear_cookies()
+    page.goto(base + "/accounts/login/")
+    page.wait_for_selector("#id_username:focus")  # (autofocus lands once the page has loaded)
+    page.keyboard.type(username)
+    page.keyboard.press("Tab")
+    page.keyboard.type(password)
+    page.keyboard.press("Enter")
+    page.wait_for_url(base + "/")
+
+
+def tab_out(page: Any) -> None:
+    """Tab to the next field. A date input takes more than one Tab to leave in Chromium (its
+    segments and calendar button), so press Tab until the focus is on another element."""
+    page.evaluate("document.activeElement.dataset.tabFrom = '1'")
+    for _ in range(4):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.dataset.tabFrom !== '1'"):
+            page.evaluate(
+                "document.querySelector('[data-tab-from]')?.removeAttribute('data-tab-from')"
+            )
+            return
+    raise AssertionError("Tab did not leave the field")
+
+
+def type_fields(page: Any, *values: str) -> None:
+    """Type each value into the focused field, then Tab to the next ("" leaves one as it is)."""
+    for value in values:
+        if value:
+            page.keyboard.type(value)
+        tab_out(page)
