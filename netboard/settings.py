@@ -179,6 +179,8 @@ def _validate_rules(overrides: dict[str, object]) -> None:
 _validate_rules(NETBOARD_RULES)
 
 # --- Auth -------------------------------------------------------------------------------------
+# Django's ModelBackend, with a user's permissions read in one query (apps/core/backends.py).
+AUTHENTICATION_BACKENDS = ["apps.core.backends.OneQueryModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
