@@ -214,6 +214,17 @@ WHERE p.id = %s
 """
 
 
+def warm_page_sections(patient_id: int, **_: Any) -> None:
+    """Render the patient page's sections into the cache for the state just stored (run by the
+    recompute task, on ``assessment_stored``), so the first view after a change is a hit."""
+    try:
+        patient, version, assessment, _studies, _has_cases = _page_header(patient_id)
+    except Http404:
+        return  # deleted meanwhile
+    status = scoring.status_of(version, assessment, scoring.rules_fingerprint())
+    _page_sections(patient, version, assessment, status)
+
+
 def _page_header(
     pk: int,
 ) -> tuple[Patient, InputVersion | None, PhenotypeAssessment | None, list[dict[str, Any]], bool]:

@@ -11,10 +11,16 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models.signals import post_delete, post_save
+from django.dispatch import Signal
 
 from apps.imaging.models import ImagingStudy, Lesion, Observation
 from apps.patients.models import Biomarker, Pathology, Patient, Treatment, TreatmentCycle
 from apps.scoring.services import request_recompute
+
+# Sent by the recompute task once a patient's assessment is stored (written, or confirmed for
+# new inputs), with ``patient_id``: receivers prepare what they show of it. Receivers' errors
+# are logged, never raised into the task.
+assessment_stored = Signal()
 
 _PATIENT_OWNED = (Pathology, Biomarker, Treatment, Lesion, ImagingStudy, Observation)
 

@@ -7,6 +7,7 @@ of the reader's permissions, the studies and the tumour-board cases are read for
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -26,6 +27,7 @@ from apps.patients import views
 from apps.patients.models import Patient
 from apps.scoring import selectors, services
 from apps.scoring.models import InputVersion, PhenotypeAssessment
+from apps.scoring.signals import assessment_stored
 from tests.factories import (
     CaseFactory,
     LesionFactory,
@@ -42,6 +44,15 @@ def committed(execute: bool = True) -> Any:
     """Run (or drop) the after-commit callbacks of the writes inside, as a real commit would:
     here they queue the recompute, which runs in-process (no broker in the tests)."""
     return TestCase.captureOnCommitCallbacks(execute=execute)
+
+
+@pytest.fixture(autouse=True)
+def _no_warming() -> Iterator[None]:
+    """These tests exercise the page's own cache logic, hits and misses: the recompute task's
+    warming of the cache (tests/patients/test_page_warming.py) is off here."""
+    assessment_stored.disconnect(dispatch_uid="patients.warm_page_sections")
+    yield
+    assessment_stored.connect(views.warm_page_sections, dispatch_uid="patients.warm_page_sections")
 
 
 @pytest.fixture
