@@ -266,7 +266,10 @@ def _study_rows(text: str) -> list[dict[str, Any]]:
             "pk": pk,
             "date": performed_on,  # ISO 8601 (json_build_array of a date), as |date:"Y-m-d"
             "url": f"{before}{pk}{after}",
-            "name": f"{tracers.get(tracer, tracer)} {modalities.get(modality, modality)}",
+            # CT and MRI take no tracer: their modality is their name.
+            "name": modalities.get(modality, modality)
+            if tracer == Tracer.NONE
+            else f"{tracers.get(tracer, tracer)} {modalities.get(modality, modality)}",
             "post_therapy": post_therapy,
             "cycle_number": cycle_number,
             "is_baseline": is_baseline,

@@ -181,3 +181,16 @@ def test_the_page_needs_a_login_and_the_view_permissions(user_with_role: Any) ->
     assert b"<html" in forbidden.content  # a friendly page, not a bare error
     anonymous = Client().get(f"/patients/{patient.pk}/")
     assert anonymous.status_code == 302 and "/accounts/login/" in anonymous["Location"]
+
+
+def test_the_studies_table_links_each_read_and_names_ct_by_its_modality(
+    demo: dict[str, Patient], browser: Client
+) -> None:
+    patient = demo["DEMO-0010"]
+    html = browser.get(f"/patients/{patient.pk}/").content.decode()
+    table = html[html.index('id="studies-title"') : html.index('id="board-title"')]
+    links = re.findall(r'<a href="/studies/(\d+)/">([^<]+)</a>', table)
+    assert len(links) == patient.studies.count()
+    names = {name for _pk, name in links}
+    assert {"CT", "68Ga-DOTATATE PET/CT", "18F-FDG PET/CT"} <= names
+    assert not any("None" in name for name in names)
