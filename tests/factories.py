@@ -108,3 +108,60 @@ class CaseFactory(factory.django.DjangoModelFactory):
     meeting = factory.SubFactory(MeetingFactory)
     patient = factory.SubFactory(PatientFactory)
     question = "Suitable for PRRT?"
+
+
+def dual_tracer_record(
+    pairs: int, lesions: int, *, mrn: str, label: str = "Lesion {n:02d}"
+) -> Patient:
+    """A patient with ``pairs`` SSTR PET + FDG PET pairs (two days apart, every 90 days) and
+    ``lesions`` lesions scored on every study, written in bulk, with the assessment computed
+    and stored (``fresh``). Every score of both scales appears: SUVmax from 1 to 40 on SSTR,
+    1 to 12 on FDG."""
+    from datetime import timedelta
+
+    from apps.scoring.services import recompute_phenotype
+
+    patient = Patient.objects.create(mrn=mrn, family_name="Record", primary_site="pancreas")
+    studies = []
+    for t in range(pairs):
+        day = date(2022, 1, 3) + timedelta(days=90 * t)
+        studies += [
+            ImagingStudy(
+                patient=patient,
+                performed_on=day,
+                modality="pet_ct",
+                tracer="ga68_dotatate",
+                tracer_class="SSTR",
+                blood_pool_suv=Decimal("1.5"),
+                liver_suv=Decimal("6.0"),
+                spleen_suv=Decimal("18.0"),
+            ),
+            ImagingStudy(
+                patient=patient,
+                performed_on=day + timedelta(days=2),
+                modality="pet_ct",
+                tracer="f18_fdg",
+                tracer_class="FDG",
+                blood_pool_suv=Decimal("1.8"),
+                liver_suv=Decimal("2.5"),
+            ),
+        ]
+    studies = ImagingStudy.objects.bulk_create(studies)
+    rows = Lesion.objects.bulk_create(
+        Lesion(patient=patient, label=label.format(n=n), site="liver") for n in range(lesions)
+    )
+    Observation.objects.bulk_create(
+        Observation(
+            study=study,
+            lesion=lesion,
+            patient=patient,
+            state="scored",
+            suv_max=Decimal(1 + (n * 7 + i) % (40 if study.tracer_class == "SSTR" else 12)),
+            long_axis_mm=Decimal("20.0"),
+        )
+        for i, study in enumerate(studies)
+        for n, lesion in enumerate(rows)
+    )
+    if recompute_phenotype(patient.pk) != "written":
+        raise AssertionError("the record's assessment was not written")
+    return patient

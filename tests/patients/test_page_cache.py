@@ -22,7 +22,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.core.models import AccessEvent
-from apps.imaging.models import ImagingStudy, Lesion, Observation
+from apps.imaging.models import ImagingStudy, Observation
 from apps.patients import views
 from apps.patients.models import Patient
 from apps.scoring import selectors, services
@@ -35,6 +35,7 @@ from tests.factories import (
     PathologyFactory,
     PatientFactory,
     StudyFactory,
+    dual_tracer_record,
 )
 
 pytestmark = pytest.mark.django_db
@@ -87,53 +88,7 @@ def dual_tracer_patient() -> Patient:
 
 
 def record(pairs: int, lesions: int) -> Patient:
-    """``pairs`` SSTR PET + FDG PET pairs and ``lesions`` lesions scored on every study, written
-    in bulk, with the assessment computed and stored."""
-    patient = Patient.objects.create(
-        mrn=f"CACHE-{pairs:02d}-{lesions:02d}", family_name="Cache", primary_site="pancreas"
-    )
-    studies = []
-    for t in range(pairs):
-        day = date(2022, 1, 3) + timedelta(days=90 * t)
-        studies += [
-            ImagingStudy(
-                patient=patient,
-                performed_on=day,
-                modality="pet_ct",
-                tracer="ga68_dotatate",
-                tracer_class="SSTR",
-                blood_pool_suv=Decimal("1.5"),
-                liver_suv=Decimal("6.0"),
-                spleen_suv=Decimal("18.0"),
-            ),
-            ImagingStudy(
-                patient=patient,
-                performed_on=day + timedelta(days=2),
-                modality="pet_ct",
-                tracer="f18_fdg",
-                tracer_class="FDG",
-                blood_pool_suv=Decimal("1.8"),
-                liver_suv=Decimal("2.5"),
-            ),
-        ]
-    studies = ImagingStudy.objects.bulk_create(studies)
-    rows = Lesion.objects.bulk_create(
-        Lesion(patient=patient, label=f"Lesion {n:02d}", site="liver") for n in range(lesions)
-    )
-    Observation.objects.bulk_create(
-        Observation(
-            study=study,
-            lesion=lesion,
-            patient=patient,
-            state="scored",
-            suv_max=Decimal(1 + (n * 7 + i) % (40 if study.tracer_class == "SSTR" else 12)),
-            long_axis_mm=Decimal("20.0"),
-        )
-        for i, study in enumerate(studies)
-        for n, lesion in enumerate(rows)
-    )
-    assert services.recompute_phenotype(patient.pk) == "written"
-    return patient
+    return dual_tracer_record(pairs, lesions, mrn=f"CACHE-{pairs:02d}-{lesions:02d}")
 
 
 class Spies:

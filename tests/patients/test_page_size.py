@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from datetime import date, timedelta
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -18,9 +16,9 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from apps.imaging.models import ImagingStudy, Lesion, Observation
 from apps.patients.models import Patient
-from apps.scoring.services import phenotype_body, recompute_phenotype
+from apps.scoring.services import phenotype_body
+from tests.factories import dual_tracer_record
 
 pytestmark = pytest.mark.django_db
 
@@ -35,53 +33,7 @@ def browser(user_with_role: Any) -> Client:
 
 
 def record(pairs: int, lesions: int, label: str = "Lesion {n:02d}") -> Patient:
-    """A patient with ``pairs`` SSTR PET + FDG PET pairs (two days apart, every 90 days) and
-    ``lesions`` lesions scored on every study, with the assessment computed and stored."""
-    patient = Patient.objects.create(
-        mrn=f"SIZE-{pairs:02d}-{lesions:02d}", family_name="Size", primary_site="small_intestine"
-    )
-    studies = []
-    for t in range(pairs):
-        day = date(2021, 1, 4) + timedelta(days=90 * t)
-        studies += [
-            ImagingStudy(
-                patient=patient,
-                performed_on=day,
-                modality="pet_ct",
-                tracer="ga68_dotatate",
-                tracer_class="SSTR",
-                blood_pool_suv=Decimal("1.5"),
-                liver_suv=Decimal("6.0"),
-                spleen_suv=Decimal("18.0"),
-            ),
-            ImagingStudy(
-                patient=patient,
-                performed_on=day + timedelta(days=2),
-                modality="pet_ct",
-                tracer="f18_fdg",
-                tracer_class="FDG",
-                blood_pool_suv=Decimal("1.8"),
-                liver_suv=Decimal("2.5"),
-            ),
-        ]
-    studies = ImagingStudy.objects.bulk_create(studies)
-    rows = Lesion.objects.bulk_create(
-        Lesion(patient=patient, label=label.format(n=n), site="liver") for n in range(lesions)
-    )
-    Observation.objects.bulk_create(
-        Observation(
-            study=study,
-            lesion=lesion,
-            patient=patient,
-            state="scored",
-            # Every score of both scales appears: SUVmax from 1 to 40 (SSTR), 1 to 12 (FDG).
-            suv_max=Decimal(1 + (n * 7 + i) % (40 if study.tracer_class == "SSTR" else 12)),
-            long_axis_mm=Decimal("20.0"),
-        )
-        for i, study in enumerate(studies)
-        for n, lesion in enumerate(rows)
-    )
-    assert recompute_phenotype(patient.pk) == "written"
+    patient = dual_tracer_record(pairs, lesions, mrn=f"SIZE-{pairs:02d}-{lesions:02d}", label=label)
     assert phenotype_body(patient.pk)["status"] == "fresh"
     return patient
 
@@ -110,7 +62,7 @@ def test_the_query_count_is_that_of_a_small_record_and_everything_is_shown(
         r'<g class="mark mark-(\w+)"[^>]*tabindex="0"[^>]*aria-label="([^"]+)"', large_html
     )
     assert [kind for kind, _ in marks] == ["sstr", "fdg"] * 12
-    assert marks[-1][1] == "FDG PET 2023-09-23"
+    assert marks[-1][1] == "FDG PET 2024-09-21"
     # 40 lesions, each with its label once and an SSTR and an FDG row.
     labels = re.findall(r'class="lesion-label[^"]*"><title>[^<]*</title>([^<]+)</text>', large_html)
     names = [text.removeprefix("▲ ").removesuffix(" ◎ biopsy target") for text in labels]
@@ -122,7 +74,7 @@ def test_the_query_count_is_that_of_a_small_record_and_everything_is_shown(
     )
     assert len(cells) == 24 * 40
     assert sum("Krenning" in c for c in cells) == sum("FDG grade" in c for c in cells) == 480
-    assert "Lesion 39 · FDG PET 2023-09-23 · FDG grade" in cells[-1]
+    assert "Lesion 39 · FDG PET 2024-09-21 · FDG grade" in cells[-1]
     assert "P" in large_html and "Assessment: <strong>fresh</strong>" in large_html
     assert "eligible" not in large_html.lower()
 
