@@ -158,11 +158,20 @@ class ApiForm(forms.Form):
                 if target is None and field not in ("non_field_errors", "detail"):
                     message = f"{field.replace('_', ' ')}: {message}"
                 self.add_error(target, message)
-            if target is not None:
-                # Django marks the input aria-invalid; this ties it to its message, which the
-                # templates render with the id ``<input id>-error``.
-                widget = self.fields[target].widget
-                widget.attrs["aria-describedby"] = f"{self[target].auto_id}-error"
+        self.describe_fields()
+
+    def describe_fields(self) -> None:
+        """Tie each input to its help text and its message (``aria-describedby``) by the ids the
+        templates render them with: ``<input id>_helptext`` (Django's own) and
+        ``<input id>-error``. Django marks an input in error ``aria-invalid`` itself."""
+        for bound in self.visible_fields():
+            described = [f"{bound.auto_id}_helptext"] if bound.help_text else []
+            described += [f"{bound.auto_id}-error"] if bound.errors else []
+            attrs = bound.field.widget.attrs
+            if described:
+                attrs["aria-describedby"] = " ".join(described)
+            else:
+                attrs.pop("aria-describedby", None)
 
     def save(self) -> models.Model | None:
         """Save through the serializer; ``None`` (with a form error) if the database refused."""

@@ -159,17 +159,9 @@ class RecordForm(ApiForm):
         select does not know visible instead of silently showing another option."""
         shown = [self[name] for name in self.fields if name not in self.error_only_fields]
         visible = [bound for bound in shown if not bound.is_hidden]
+        self.describe_fields()
         for bound in visible:
-            attrs = bound.field.widget.attrs
-            attrs.pop("autofocus", None)
-            # Tie each input to its help and message by the ids the templates render (set
-            # here, whatever an earlier step put there, so that the two always agree).
-            described = [f"{bound.auto_id}_helptext"] if bound.help_text else []
-            described += [f"{bound.auto_id}_error"] if bound.errors else []
-            if described:
-                attrs["aria-describedby"] = " ".join(described)
-            else:
-                attrs.pop("aria-describedby", None)
+            bound.field.widget.attrs.pop("autofocus", None)
         target = next((bound for bound in visible if bound.errors), visible[0] if visible else None)
         if target is not None:
             target.field.widget.attrs["autofocus"] = True

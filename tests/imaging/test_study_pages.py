@@ -278,3 +278,16 @@ def test_a_duplicate_lesion_label_is_refused_at_the_label_field(token_client: An
     )
     renamed = api.patch(f"/api/v1/lesions/{lesion.pk}/", {"label": "Liver 1"}, format="json")
     assert renamed.status_code == 200
+
+
+def test_a_field_in_error_is_described_by_its_help_and_its_message(reader: Client) -> None:
+    patient = PatientFactory()
+    theirs = TreatmentFactory(patient=PatientFactory())
+    values = study_post(treatment=str(theirs.pk), cycle_number="1")
+    html = reader.post(f"/patients/{patient.pk}/studies/new/", values).content.decode()
+    select = re.search(r'<select name="treatment"[^>]*>', html)
+    assert select is not None
+    assert 'aria-describedby="id_treatment_helptext id_treatment-error"' in select.group()
+    assert 'aria-invalid="true"' in select.group()
+    assert 'id="id_treatment_helptext"' in html and 'id="id_treatment-error"' in html
+    assert "belongs to another patient" in html

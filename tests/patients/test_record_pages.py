@@ -71,8 +71,8 @@ def assert_error_at(html: str, name: str, text: str) -> None:
     field_id = f"id_{name}"
     tag = input_tag(html, name)
     assert 'aria-invalid="true"' in tag, tag
-    assert f'aria-describedby="{field_id}_error"' in tag, tag
-    message = re.search(rf'<p class="field-error" id="{field_id}_error">(.*?)</p>', html, re.S)
+    assert f'aria-describedby="{field_id}-error"' in tag, tag
+    message = re.search(rf'<p class="field-error" id="{field_id}-error">(.*?)</p>', html, re.S)
     assert message and text in message.group(1), (name, message and message.group(1))
     summary = html.split('class="error-summary"', 1)[1].split("</div>", 1)[0]
     assert f'href="#{field_id}"' in summary
@@ -571,9 +571,9 @@ def test_duplicate_cycle_numbers_are_shown_at_the_cycles_and_write_nothing(
     )
     html = html_of(reader.post(f"/patients/{patient.pk}/treatments/new/", values))
     assert counts() == before
-    group = re.search(r'<p class="field-error" id="id_cycles_error">(.*?)</p>', html, re.S)
+    group = re.search(r'<p class="field-error" id="id_cycles-error">(.*?)</p>', html, re.S)
     assert group and "Cycle numbers must be unique." in group.group(1)
-    assert 'aria-describedby="id_cycles_error"' in html
+    assert 'aria-describedby="id_cycles-error"' in html
     assert 'href="#id_cycles"' in html.split('class="error-summary"', 1)[1].split("</div>", 1)[0]
 
 
