@@ -40,3 +40,16 @@ def user_with_role(db: None):  # type: ignore[no-untyped-def]
         return UserFactory(role=role, **({"username": username} if username else {}))
 
     return make
+
+
+@pytest.fixture
+def as_role(user_with_role):  # type: ignore[no-untyped-def]
+    """A browser (Django test client) signed in as a new user with the given role."""
+    from django.test import Client
+
+    def make(role: str, username: str | None = None) -> Client:
+        client = Client()
+        client.force_login(user_with_role(role, username))
+        return client
+
+    return make

@@ -29,17 +29,13 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def reader(user_with_role: Any) -> Client:
-    client = Client()
-    client.force_login(user_with_role("reader"))
-    return client
+def reader(as_role: Any) -> Client:
+    return as_role("reader")
 
 
 @pytest.fixture
-def clinician(user_with_role: Any) -> Client:
-    client = Client()
-    client.force_login(user_with_role("clinician"))
-    return client
+def clinician(as_role: Any) -> Client:
+    return as_role("clinician")
 
 
 def study_post(**values: str) -> dict[str, str]:

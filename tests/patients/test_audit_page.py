@@ -29,16 +29,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def as_role(user_with_role: Any):  # type: ignore[no-untyped-def]
-    def make(role: str, username: str | None = None) -> Client:
-        client = Client()
-        client.force_login(user_with_role(role, username))
-        return client
-
-    return make
-
-
-@pytest.fixture
 def auditor(as_role: Any) -> Client:
     return as_role("auditor", "audrey-auditor")
 

@@ -20,10 +20,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def browser(user_with_role: Any) -> Client:
-    client = Client()
-    client.force_login(user_with_role("clinician"))
-    return client
+def browser(as_role: Any) -> Client:
+    return as_role("clinician")
 
 
 def test_after_the_task_stores_a_result_the_first_view_is_a_hit(browser: Client) -> None:

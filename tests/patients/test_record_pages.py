@@ -31,18 +31,6 @@ FUTURE = (timezone.localdate() + timedelta(days=30)).isoformat()
 
 
 @pytest.fixture
-def as_role(user_with_role: Any):  # type: ignore[no-untyped-def]
-    """A browser signed in with the given role."""
-
-    def make(role: str, username: str | None = None) -> Client:
-        client = Client()
-        client.force_login(user_with_role(role, username))
-        return client
-
-    return make
-
-
-@pytest.fixture
 def reader(as_role: Any) -> Client:
     return as_role("reader", "rita-reader")
 
