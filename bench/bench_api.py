@@ -7,6 +7,8 @@ of a study with 40 observations; the complete-read PUT of 40 observations. Targe
 
     .venv/bin/python bench/bench_api.py [--rounds 200]
     BENCH_PROFILE="PUT 40 observations" .venv/bin/python bench/bench_api.py   # cProfile one case
+    BENCH_PROFILE=... BENCH_SORT=tottime BENCH_CALLEES=dispatch ...         # sort, or the callees
+    BENCH_QUERIES="PUT 40 observations" .venv/bin/python bench/bench_api.py   # its SQL, timed
 
 Uses its own database (BENCH_API_DATABASE_URL, default
 postgres://postgres@127.0.0.1:5432/netboard_bench_api, dropped and created).
@@ -19,8 +21,10 @@ import os
 import statistics
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 DATABASE_URL = os.environ.get(
@@ -29,16 +33,22 @@ DATABASE_URL = os.environ.get(
 # A broker as in production: a write queues its recompute and returns (no worker runs here;
 # the queue is emptied at the end). Without one the recompute would run inside the request.
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8")
+# Production settings (DJANGO_DEBUG=0): debug mode records every SQL statement, which is not what
+# a hospital system talks to. Requests are made over (pretend) HTTPS, as in production.
 ENV = {
     **os.environ,
     "DATABASE_URL": DATABASE_URL,
-    "DJANGO_DEBUG": "1",
+    "DJANGO_DEBUG": "0",
+    "DJANGO_SECRET_KEY": "bench-" + "x" * 60,
+    "DJANGO_ALLOWED_HOSTS": "testserver",
     "REDIS_URL": REDIS_URL,
     "CELERY_BROKER_URL": REDIS_URL,
 }
 os.environ.clear()
 os.environ.update(ENV)
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "netboard.settings")
+# No collected static files here: the API serves none.
+warnings.filterwarnings("ignore", message="No directory at")
 sys.path.insert(0, str(ROOT))
 
 
@@ -57,6 +67,31 @@ def median_ms(call: Callable[[], object], rounds: int) -> float:
         call()
         times.append(time.perf_counter() - start)
     return statistics.median(times) * 1000
+
+
+def show_queries(call: Callable[[], object]) -> None:
+    """Print each SQL statement of one call with its time, then the call's total."""
+    from django.db import connection
+
+    for _ in range(5):
+        call()
+    timings: list[tuple[float, str]] = []
+
+    def timed(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        start = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            timings.append((time.perf_counter() - start, sql))
+
+    start = time.perf_counter()
+    with connection.execute_wrapper(timed):
+        call()
+    total = time.perf_counter() - start
+    for seconds, sql in timings:
+        print(f"{seconds * 1000:6.2f} ms  {' '.join(sql.split())[:150]}")
+    in_sql = sum(seconds for seconds, _ in timings)
+    print(f"total {total * 1000:.2f} ms, of which SQL {in_sql * 1000:.2f} ms")
 
 
 def main() -> None:
@@ -99,7 +134,7 @@ def main() -> None:
         for lesion in lesions
     )
     _token, key = api_token_create(name="bench", role="admin")
-    auth = {"HTTP_AUTHORIZATION": f"Token {key}"}
+    auth: dict[str, Any] = {"HTTP_AUTHORIZATION": f"Token {key}", "secure": True}
     body = [{"lesion": lesion.pk, "suv_max": "14.0", "krenning_visual": 3} for lesion in lesions]
     rest = {
         "DEFAULT_THROTTLE_CLASSES": [],
@@ -118,9 +153,7 @@ def main() -> None:
             **auth,
         )
 
-    with override_settings(
-        ROOT_URLCONF="bench.urls_bench", REST_FRAMEWORK=rest, ALLOWED_HOSTS=["testserver"]
-    ):
+    with override_settings(ROOT_URLCONF="bench.urls_bench", REST_FRAMEWORK=rest):
         client = Client()
         cases = {
             "hello world (baseline)": lambda: client.get("/bench/hello/", **auth),
@@ -133,6 +166,9 @@ def main() -> None:
         for name, call in cases.items():
             response = call()
             assert response.status_code == 200, (name, response.status_code)  # type: ignore[attr-defined]
+        if os.environ.get("BENCH_QUERIES"):
+            show_queries(cases[os.environ["BENCH_QUERIES"]])
+            return
         if os.environ.get("BENCH_PROFILE"):
             import cProfile
             import pstats
@@ -140,7 +176,11 @@ def main() -> None:
             target = cases[os.environ["BENCH_PROFILE"]]
             profile = cProfile.Profile()
             profile.runcall(lambda: [target() for _ in range(20)])
-            pstats.Stats(profile).sort_stats("cumulative").print_stats(30)
+            stats = pstats.Stats(profile).sort_stats(os.environ.get("BENCH_SORT", "cumulative"))
+            if os.environ.get("BENCH_CALLEES"):
+                stats.print_callees(os.environ["BENCH_CALLEES"])
+            else:
+                stats.print_stats(40)
             return
         results = {name: median_ms(call, args.rounds) for name, call in cases.items()}
     import redis

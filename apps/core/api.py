@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from rest_framework import mixins, serializers, viewsets
+from rest_framework import mixins, viewsets
 
 from apps.core.models import AccessEvent
+from apps.core.representation import FastRepresentation
 
 
-class AccessEventSerializer(serializers.ModelSerializer):
+class AccessEventSerializer(FastRepresentation):
     class Meta:
         model = AccessEvent
         fields = [

@@ -7,6 +7,7 @@ import secrets
 
 import pgtrigger
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
@@ -63,7 +64,7 @@ class AccessEvent(models.Model):
     user_id = models.BigIntegerField(null=True)
     username = models.CharField(max_length=150, blank=True)
     api_system = models.CharField(max_length=64, blank=True)
-    patient_id = models.BigIntegerField(db_index=True)
+    patient_id = models.BigIntegerField()  # indexed with `at` below, which serves both
     action = models.CharField(max_length=64)
     path = models.CharField(max_length=255, blank=True)
     request_id = models.CharField(max_length=64, blank=True)
@@ -82,13 +83,52 @@ def audited() -> object:
     Triggers see the ORM, bulk and queryset updates and raw SQL alike. Each event row holds the
     row's values after the change (before it, for a delete) and the request context; the audit
     views pair each update with the previous event to show before/after (`pgh_diff`).
+    The triggers are statement-level (`_StatementEvent`): one INSERT of all the statement's
+    events, so a complete read of 40 observations costs one trigger run, not 40.
     A new tracker set per model: pghistory trackers keep per-model state.
     """
     import pghistory
 
     return pghistory.track(
-        pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent()
+        _statement_event("insert", "NEW", pgtrigger.Insert),
+        _statement_event("update", "NEW", pgtrigger.Update),
+        _statement_event("delete", "OLD", pgtrigger.Delete),
     )
+
+
+# pghistory's statement-level SQL attaches the context through ``_pgh_attach_context()``, which
+# also writes it to the ``pghistory_context`` table; our events carry the context in their own
+# JSON column (PGHISTORY_CONTEXT_FIELD), so that second write is dropped.
+_ATTACH_CONTEXT = "WITH _pgh_attached_context AS ( SELECT _pgh_attach_context() AS value ) "
+_ATTACHED_CONTEXT = ", _pgh_attached_context;"
+
+
+def _statement_event(label: str, row: str, operation: pgtrigger.Operation) -> object:
+    import pghistory
+    from pghistory.trigger import Event
+
+    class _StatementEvent(Event):
+        def get_func(self, model: type[models.Model]) -> pgtrigger.Func:
+            sql = str(super().get_func(model).func)
+            if _ATTACH_CONTEXT not in sql or _ATTACHED_CONTEXT not in sql:
+                # A new pghistory writes other SQL: look again rather than install it blindly.
+                raise ImproperlyConfigured(f"Unexpected pghistory trigger SQL: {sql[:200]}")
+            return pgtrigger.Func(sql.replace(_ATTACH_CONTEXT, "").replace(_ATTACHED_CONTEXT, ";"))
+
+    class _StatementRowEvent(pghistory.RowEvent):
+        def add_event_trigger(self, event_model: type[models.Model]) -> None:
+            trigger = _StatementEvent(
+                event_model=event_model,
+                label=self.label,
+                name=self.trigger_name,
+                row=self.row,
+                operation=self.operation,
+                condition=self.condition,
+                level=pghistory.Statement,
+            )
+            pgtrigger.register(trigger)(event_model.pgh_tracked_model)  # type: ignore[attr-defined]
+
+    return _StatementRowEvent(label=label, row=row, operation=operation)
 
 
 class ClinicalRecord(models.Model):

@@ -5,10 +5,11 @@ from typing import Any
 from django.db import transaction
 from rest_framework import serializers
 
+from apps.core.representation import FastRepresentation
 from apps.decisions.models import Case, Decision, Meeting
 
 
-class CaseSerializer(serializers.ModelSerializer):
+class CaseSerializer(FastRepresentation):
     id = serializers.IntegerField(read_only=True)
 
     class Meta:
@@ -16,7 +17,7 @@ class CaseSerializer(serializers.ModelSerializer):
         fields = ["id", "patient", "question", "status"]
 
 
-class MeetingSerializer(serializers.ModelSerializer):
+class MeetingSerializer(FastRepresentation):
     cases = CaseSerializer(many=True, required=False)
 
     class Meta:
@@ -63,7 +64,7 @@ class MeetingSerializer(serializers.ModelSerializer):
         return instance
 
 
-class DecisionSerializer(serializers.ModelSerializer):
+class DecisionSerializer(FastRepresentation):
     class Meta:
         model = Decision
         fields = [

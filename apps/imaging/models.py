@@ -321,6 +321,12 @@ OBSERVATION_READ_FIELDS = (
 )
 
 
+_PATIENT_FROM_STUDY = (
+    "NEW.patient_id := (SELECT patient_id FROM imaging_imagingstudy WHERE id = NEW.study_id);"
+    " RETURN NEW;"
+)
+
+
 @audited()
 class Observation(ClinicalRecord):
     """One lesion on one study.
@@ -361,12 +367,18 @@ class Observation(ClinicalRecord):
             pgtrigger.Trigger(
                 name="observation_patient_from_study",
                 when=pgtrigger.Before,
-                operation=pgtrigger.Insert | pgtrigger.Update,
-                func=(
-                    "NEW.patient_id := (SELECT patient_id FROM imaging_imagingstudy"
-                    " WHERE id = NEW.study_id); RETURN NEW;"
-                ),
-            )
+                operation=pgtrigger.Insert,
+                func=_PATIENT_FROM_STUDY,
+            ),
+            # An update that keeps study and patient keeps a pair the composite key already
+            # holds to be the study's; only a move (or a cascade from the study) is looked up.
+            pgtrigger.Trigger(
+                name="observation_patient_on_move",
+                when=pgtrigger.Before,
+                operation=pgtrigger.Update,
+                condition=pgtrigger.AnyChange("study", "patient"),
+                func=_PATIENT_FROM_STUDY,
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["study", "lesion"], name="observation_one_per_lesion"),

@@ -5,6 +5,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.core.representation import FastRepresentation
 from apps.imaging.models import (
     ANATOMIC_MODALITIES,
     OBSERVATION_READ_FIELDS,
@@ -19,7 +20,7 @@ from apps.scoring.rules.tracers import THERAPEUTIC_TRACERS, TRACER_CLASS
 from apps.scoring.selectors import observation_uptake, rules_thresholds
 
 
-class LesionSerializer(serializers.ModelSerializer):
+class LesionSerializer(FastRepresentation):
     class Meta:
         model = Lesion
         fields = ["id", "patient", "label", "site", "nodal", "is_primary"]
@@ -42,7 +43,7 @@ class LesionSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class ObservationSerializer(serializers.ModelSerializer):
+class ObservationSerializer(FastRepresentation):
     krenning_computed = serializers.SerializerMethodField(
         help_text="The uptake grade computed from the SUVs and the study's reference SUVs "
         "(DOMAIN.md §2), shown beside the reader's visual score; null when it cannot be computed."
@@ -144,7 +145,7 @@ class ObservationReadItemSerializer(ObservationSerializer):
         return attrs
 
 
-class StudySerializer(serializers.ModelSerializer):
+class StudySerializer(FastRepresentation):
     performed_on = serializers.DateField(validators=[not_in_future])
     observations = ObservationSerializer(many=True, read_only=True)
 

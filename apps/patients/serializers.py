@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework import serializers
 
+from apps.core.representation import FastRepresentation
 from apps.patients.models import Biomarker, Pathology, Patient, Treatment, TreatmentCycle
 
 
@@ -15,7 +16,7 @@ def not_in_future(value: Any) -> Any:
     return value
 
 
-class PatientSerializer(serializers.ModelSerializer):
+class PatientSerializer(FastRepresentation):
     birth_date = serializers.DateField(required=False, allow_null=True, validators=[not_in_future])
 
     class Meta:
@@ -45,7 +46,7 @@ class PatientSerializer(serializers.ModelSerializer):
         }
 
 
-class PathologySerializer(serializers.ModelSerializer):
+class PathologySerializer(FastRepresentation):
     reported_on = serializers.DateField(validators=[not_in_future])
 
     class Meta:
@@ -67,7 +68,7 @@ class PathologySerializer(serializers.ModelSerializer):
         }
 
 
-class BiomarkerSerializer(serializers.ModelSerializer):
+class BiomarkerSerializer(FastRepresentation):
     measured_on = serializers.DateField(validators=[not_in_future])
 
     class Meta:
@@ -77,14 +78,14 @@ class BiomarkerSerializer(serializers.ModelSerializer):
         extra_kwargs = {"value": {"min_value": 0}}
 
 
-class CycleSerializer(serializers.ModelSerializer):
+class CycleSerializer(FastRepresentation):
     class Meta:
         model = TreatmentCycle
         fields = ["number", "given_on", "activity_gbq"]
         extra_kwargs = {"number": {"min_value": 1}, "activity_gbq": {"min_value": 0}}
 
 
-class TreatmentSerializer(serializers.ModelSerializer):
+class TreatmentSerializer(FastRepresentation):
     cycles = CycleSerializer(many=True, required=False)
 
     class Meta:

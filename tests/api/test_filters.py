@@ -8,8 +8,10 @@ from datetime import date
 from typing import Any
 
 import pytest
+from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.test import APIClient
 
+from apps.patients.models import Patient
 from tests.factories import (
     CaseFactory,
     LesionFactory,
@@ -108,3 +110,28 @@ def test_a_bad_filter_value_is_400_naming_it(
     response = token_client("clinician").get(url)
     assert response.status_code == 400
     assert field in response.json()["errors"]
+
+
+def test_a_request_without_filters_skips_django_filter_with_the_same_answer(
+    token_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # apps.core.filters.FilterBackend: only pagination parameters, nothing to filter.
+    PatientFactory.create_batch(5)
+    client = token_client("reader")
+    calls: list[str] = []
+    original = DjangoFilterBackend.filter_queryset
+
+    def spy(self: DjangoFilterBackend, request: Any, queryset: Any, view: Any) -> Any:
+        calls.append(request.get_full_path())
+        return original(self, request, queryset, view)
+
+    monkeypatch.setattr(DjangoFilterBackend, "filter_queryset", spy)
+    page = client.get("/api/v1/patients/?limit=3&offset=1")
+    assert page.status_code == 200 and calls == []
+    # An empty filter goes through django-filter, which filters nothing: the same page.
+    same = client.get("/api/v1/patients/?limit=3&offset=1&sex=")
+    assert calls == ["/api/v1/patients/?limit=3&offset=1&sex="]
+    assert same.json()["results"] == page.json()["results"]
+    assert page.json()["count"] == Patient.objects.count()
+    # Any other parameter still reaches django-filter, which refuses a bad value.
+    assert client.get("/api/v1/lesions/?patient=abc").status_code == 400

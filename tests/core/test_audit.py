@@ -45,6 +45,32 @@ def test_orm_save_bulk_update_queryset_update_and_raw_sql_each_leave_one_row() -
     assert all(e.pgh_context == {"source": "test"} for e in events)
 
 
+def test_one_statement_over_many_rows_leaves_one_row_per_changed_record() -> None:
+    # The audit triggers are statement-level (apps.core.models.audited): one trigger run per
+    # statement, still one history row per record it changed, none for a record left as it was.
+    patients = PatientFactory.create_batch(3, weight_kg=Decimal("60.0"))
+    unchanged = PatientFactory(weight_kg=Decimal("80.0"))
+    ids = [p.pk for p in [*patients, unchanged]]
+    with pghistory.context(source="bulk-test"), connection.cursor() as cursor:
+        cursor.execute("UPDATE patients_patient SET weight_kg = 80.0 WHERE id = ANY(%s)", [ids])
+    for patient in patients:
+        events = patient_events(patient.pk)
+        assert [e.pgh_label for e in events] == ["insert", "update"]
+        assert events[-1].pgh_diff["weight_kg"] == [60.0, 80.0]
+        assert events[-1].pgh_context == {"source": "bulk-test"}
+    assert [e.pgh_label for e in patient_events(unchanged.pk)] == ["insert"]
+
+
+def test_the_context_lives_in_the_events_only() -> None:
+    # pghistory's statement-level SQL would also copy each request's context into its own
+    # context table; ours carry it in the event rows, so that table stays empty.
+    with pghistory.context(source="test"):
+        ObservationFactory()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pghistory_context")
+        assert cursor.fetchone() == (0,)
+
+
 def test_delete_leaves_a_row_with_the_values_before() -> None:
     patient = PatientFactory(mrn="TEST-DEL")
     patient_id = patient.pk

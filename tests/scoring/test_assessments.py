@@ -110,6 +110,27 @@ WRITES = {
     "observation delete": lambda p: Observation.objects.filter(patient=p).first().delete(),  # type: ignore[union-attr]
     "lesion delete": lambda p: Lesion.objects.filter(patient=p).last().delete(),  # type: ignore[union-attr]
     "pathology delete": lambda p: Pathology.objects.filter(patient=p).delete(),
+    "pathology update": lambda p: Pathology.objects.filter(patient=p).update(ki67_percent=12),
+    "biomarker insert (bulk)": lambda p: Biomarker.objects.bulk_create(
+        [
+            Biomarker(
+                patient=p,
+                analyte="chromogranin_a",
+                value=Decimal(n),
+                unit="ng/mL",
+                measured_on=date(2024, 1, n),
+            )
+            for n in (1, 2)
+        ]
+    ),
+    "treatment update": lambda p: Treatment.objects.filter(patient=p).update(regimen="x"),
+    "lesion update": lambda p: Lesion.objects.filter(patient=p).update(site="pancreas"),
+    "observation insert (bulk)": lambda p: Observation.objects.bulk_create(
+        [
+            Observation(study=study, lesion=LesionFactory(patient=p), patient=p)
+            for study in ImagingStudy.objects.filter(patient=p)
+        ]
+    ),
 }
 
 
@@ -117,6 +138,7 @@ WRITES = {
 def test_every_kind_of_write_to_an_input_raises_the_version(write: str) -> None:
     patient = dual_tracer_patient()
     PathologyFactory(patient=patient)
+    TreatmentFactory(patient=patient)
     other = dual_tracer_patient()
     before, other_before = version_of(patient), version_of(other)
     WRITES[write](patient)
@@ -124,14 +146,63 @@ def test_every_kind_of_write_to_an_input_raises_the_version(write: str) -> None:
     assert version_of(other) == other_before
 
 
-def test_raw_sql_writes_raise_the_version_too() -> None:
+@pytest.mark.parametrize(
+    "write",
+    ["biomarker insert (bulk)", "observation insert (bulk)", "lesion update", "study update"],
+)
+def test_a_statement_of_many_rows_raises_the_version_once(write: str) -> None:
+    patient = dual_tracer_patient()
+    before = version_of(patient)
+    if write == "observation insert (bulk)":
+        lesions = [LesionFactory(patient=patient), LesionFactory(patient=patient)]
+        before = version_of(patient)
+        Observation.objects.bulk_create(
+            Observation(study=study, lesion=lesion, patient=patient)
+            for study in ImagingStudy.objects.filter(patient=patient)
+            for lesion in lesions
+        )
+    else:
+        WRITES[write](patient)
+    assert version_of(patient) == before + 1
+
+
+def test_raw_sql_writes_raise_the_version_too_once_per_statement() -> None:
+    # Statement-level triggers (scoring 0004): six rows of one patient, one bump.
     patient = dual_tracer_patient()
     before = version_of(patient)
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE imaging_observation SET suv_peak = 3 WHERE patient_id = %s", [patient.pk]
         )
-    assert version_of(patient) == before + 6  # one per row: six observations
+    assert version_of(patient) == before + 1
+
+
+def test_one_statement_over_two_patients_raises_each_once() -> None:
+    first, second, bystander = dual_tracer_patient(), dual_tracer_patient(), dual_tracer_patient()
+    before = {p.pk: version_of(p) for p in (first, second, bystander)}
+    Observation.objects.filter(patient__in=[first, second]).update(suv_peak=Decimal("2"))
+    assert version_of(first) == before[first.pk] + 1
+    assert version_of(second) == before[second.pk] + 1
+    assert version_of(bystander) == before[bystander.pk]
+
+
+def test_a_statement_that_touches_no_row_raises_nothing() -> None:
+    patient = dual_tracer_patient()
+    before = version_of(patient)
+    Observation.objects.filter(patient=patient, suv_max__gt=10_000).update(suv_peak=1)
+    Observation.objects.filter(patient=patient, suv_max__gt=10_000).delete()
+    assert version_of(patient) == before
+
+
+def test_a_row_moved_to_another_patient_raises_both() -> None:
+    first, second = dual_tracer_patient(), dual_tracer_patient()
+    before_first, before_second = version_of(first), version_of(second)
+    Pathology.objects.create(
+        patient=first, reported_on=date(2024, 1, 1), specimen_site="liver", who_grade="G2"
+    )
+    Pathology.objects.filter(patient=first).update(patient=second)
+    assert version_of(first) == before_first + 2  # the insert, then the move
+    assert version_of(second) == before_second + 1
 
 
 def test_a_cycle_update_and_delete_reach_the_patient_through_the_treatment() -> None:
