@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -268,6 +269,58 @@ def test_put_a_complete_read_replaces_the_observations(
     assert not Observation.objects.filter(lesion=dropped).exists()
     # The old ETag no longer matches.
     assert client.put(url, body, format="json", HTTP_IF_MATCH=etag).status_code == 412
+
+
+@pytest.mark.django_db
+def test_put_a_complete_read_stores_every_column_of_every_updated_row(
+    token_client: Callable[..., APIClient],
+) -> None:
+    # The update sends one array per column (apps.imaging.services._update_rows): each value
+    # must land in its own row and column, NULLs included.
+    study = StudyFactory()
+    first, second = (LesionFactory(patient=study.patient) for _ in range(2))
+    for lesion in (first, second):
+        ObservationFactory(study=study, lesion=lesion, krenning_visual=1, target=True)
+    body = [
+        {
+            "lesion": first.pk,
+            "state": "scored",
+            "suv_max": "31.250",
+            "suv_peak": "20.5",
+            "krenning_visual": 4,
+            "krenning_min": 3,
+            "krenning_max": 4,
+            "fdg_visual": None,
+            "fdg_vs_sstr": "lower",
+            "long_axis_mm": "42.5",
+            "short_axis_mm": "30.0",
+            "volume_ml": "12.75",
+            "heterogeneous": True,
+            "target": False,
+        },
+        {"lesion": second.pk, "state": "not_seen"},
+    ]
+    url = f"/api/v1/studies/{study.pk}/observations/"
+    assert token_client("reader").put(url, body, format="json").status_code == 200
+    stored = {
+        obs.lesion_id: obs for obs in Observation.objects.filter(study=study).order_by("lesion")
+    }
+    one, two = stored[first.pk], stored[second.pk]
+    assert (one.state, one.suv_max, one.suv_peak) == ("scored", Decimal("31.25"), Decimal("20.5"))
+    assert (one.krenning_visual, one.krenning_min, one.krenning_max) == (4, 3, 4)
+    assert (one.fdg_visual, one.fdg_vs_sstr) == (None, "lower")
+    assert (one.long_axis_mm, one.short_axis_mm, one.volume_ml) == (
+        Decimal("42.5"),
+        Decimal("30.0"),
+        Decimal("12.75"),
+    )
+    assert (one.heterogeneous, one.target) == (True, False)
+    assert (two.state, two.suv_max, two.krenning_visual, two.target) == (
+        "not_seen",
+        None,
+        None,
+        False,
+    )
 
 
 @pytest.mark.django_db
