@@ -8,6 +8,8 @@ of a study with 40 observations; the complete-read PUT of 40 observations. Targe
     .venv/bin/python bench/bench_api.py [--rounds 200]
     BENCH_PROFILE="PUT 40 observations" .venv/bin/python bench/bench_api.py   # cProfile one case
     BENCH_PROFILE=... BENCH_SORT=tottime BENCH_CALLEES=dispatch ...         # sort, or the callees
+    BENCH_LOOP="PUT 40 observations" py-spy record -o put.svg -- .venv/bin/python bench/bench_api.py
+      # (the case in a loop for BENCH_SECONDS, default 20, under a sampling profiler)
     BENCH_QUERIES="PUT 40 observations" .venv/bin/python bench/bench_api.py   # its SQL, timed
 
 Uses its own database (BENCH_API_DATABASE_URL, default
@@ -197,6 +199,12 @@ def main() -> None:
         for name, call in cases.items():
             response = call()
             assert response.status_code == 200, (name, response.status_code)  # type: ignore[attr-defined]
+        if os.environ.get("BENCH_LOOP"):  # one case, over and over, for a sampling profiler
+            target = cases[os.environ["BENCH_LOOP"]]
+            deadline = time.perf_counter() + float(os.environ.get("BENCH_SECONDS", "20"))
+            while time.perf_counter() < deadline:
+                target()
+            return
         if os.environ.get("BENCH_QUERIES"):
             show_queries(cases[os.environ["BENCH_QUERIES"]])
             return
