@@ -8,8 +8,8 @@ fresh result. Through the whole Django stack in-process (middleware, session log
 PostgreSQL), median wall time of: a hello-world page extending base.html (the baseline,
 bench/urls_bench.py) and GET /patients/<pk>/ of that patient, as the same logged-in user, twice:
 
-- warm: the rendered sections of the page are in the cache (apps/patients/views.py,
-  ``_page_sections``), the common case at a meeting: many views of a record that does not change;
+- warm: the rendered sections of the page are in the cache (apps/patients/page.py,
+  ``page_sections``), the common case at a meeting: many views of a record that does not change;
 - cold: the cache is cleared before each request (outside the timed part), so every view reads
   the stored assessment and the rules inputs, builds the timeline and renders the sections.
 
@@ -309,7 +309,7 @@ def main() -> None:
     from django.test.utils import CaptureQueriesContext
 
     from apps.imaging.models import ImagingStudy, Observation
-    from apps.patients import views
+    from apps.patients import page
     from apps.scoring.services import phenotype_body, recompute_phenotype
 
     patient = build_patient()
@@ -350,7 +350,7 @@ def main() -> None:
 
         def clear_caches() -> None:
             cache.clear()
-            views._LOCAL_SECTIONS.clear()  # the process's copies in front of Redis
+            page.LOCAL_SECTIONS.clear()  # the process's copies in front of Redis
 
         cases = {
             "hello-world page (baseline)": (lambda: client.get("/bench/hello-page/"), None),
@@ -422,14 +422,14 @@ def page_parts(patient: Any) -> dict[str, Callable[[], object]]:
     status and the key of the sections. Warm only: reading the sections from the cache."""
     from django.core.cache import cache
 
-    from apps.patients.timeline import build_timeline, render_svg
-    from apps.patients.views import (
-        _page_header,
+    from apps.patients.page import (
+        page_header,
         patient_page_context,
         render_page_sections,
         sections_cache_entry,
         sections_cache_key,
     )
+    from apps.patients.timeline import build_timeline, render_svg
     from apps.scoring.selectors import patient_rules_input, rules_thresholds
     from apps.scoring.services import assessment_bodies, rules_fingerprint, status_of
 
@@ -437,7 +437,7 @@ def page_parts(patient: Any) -> dict[str, Callable[[], object]]:
     inputs = patient_rules_input(patient.pk)
     thresholds = rules_thresholds()
     phenotype, response = context["phenotype"], context["response"]
-    _patient, version, assessment, _studies, _has_cases = _page_header(patient.pk)
+    _patient, version, assessment, _studies, _has_cases = page_header(patient.pk)
     entry = sections_cache_entry(patient.pk) + ":bench"
     cache.set(entry, render_page_sections(patient), 3600)
     return {
@@ -450,7 +450,7 @@ def page_parts(patient: Any) -> dict[str, Callable[[], object]]:
         "cold: build_timeline": lambda: build_timeline(inputs, phenotype, response, thresholds),
         "cold: render_svg (the timeline's markup)": lambda: render_svg(context["timeline"]),
         "cold: all of the sections (render_page_sections)": lambda: render_page_sections(patient),
-        "both: the page's one query (_page_header)": lambda: _page_header(patient.pk),
+        "both: the page's one query (page_header)": lambda: page_header(patient.pk),
         "both: status and key of the sections": lambda: sections_cache_key(
             patient.pk, version, assessment, status_of(version, assessment, rules_fingerprint())
         ),

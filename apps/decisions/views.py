@@ -39,7 +39,7 @@ from apps.decisions import services
 from apps.decisions.forms import CaseAddForm, CaseForm, DecisionForm, MeetingForm
 from apps.decisions.models import Case, CaseStatus, Decision, Meeting
 from apps.patients.models import Patient
-from apps.patients.views import patient_page_context
+from apps.patients.page import patient_page_context
 from apps.scoring import services as scoring
 from apps.scoring.models import InputVersion, PhenotypeAssessment
 

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from apps.core.models import AccessEvent
 from apps.imaging.models import ImagingStudy, Observation
-from apps.patients import views
+from apps.patients import page
 from apps.patients.models import Patient
 from apps.scoring import selectors, services
 from apps.scoring.models import InputVersion, PhenotypeAssessment
@@ -53,7 +53,7 @@ def _no_warming() -> Iterator[None]:
     warming of the cache (tests/patients/test_page_warming.py) is off here."""
     assessment_stored.disconnect(dispatch_uid="patients.warm_page_sections")
     yield
-    assessment_stored.connect(views.warm_page_sections, dispatch_uid="patients.warm_page_sections")
+    assessment_stored.connect(page.warm_page_sections, dispatch_uid="patients.warm_page_sections")
 
 
 @pytest.fixture
@@ -100,9 +100,9 @@ class Spies:
             services, "assessment_bodies", wraps=services.assessment_bodies
         )
         self.inputs = mock.patch.object(
-            views, "patient_rules_input", wraps=selectors.patient_rules_input
+            page, "patient_rules_input", wraps=selectors.patient_rules_input
         )
-        self.timeline = mock.patch.object(views, "build_timeline", wraps=views.build_timeline)
+        self.timeline = mock.patch.object(page, "build_timeline", wraps=page.build_timeline)
 
     def __enter__(self) -> Spies:
         self.bodies_calls = self.bodies.start()
@@ -344,8 +344,8 @@ def test_the_key_names_every_input_of_the_sections() -> None:
     patient = dual_tracer_patient()
     version = InputVersion.objects.get(patient=patient)
     assessment = PhenotypeAssessment.objects.get(patient=patient)
-    key = views.sections_cache_key(patient.pk, version, assessment, "fresh")
-    assert key == views.sections_cache_key(patient.pk, version, assessment, "fresh")
+    key = page.sections_cache_key(patient.pk, version, assessment, "fresh")
+    assert key == page.sections_cache_key(patient.pk, version, assessment, "fresh")
 
     def changed(**kwargs: Any) -> str:
         v = InputVersion(patient_id=patient.pk, version=kwargs.get("version", version.version))
@@ -354,7 +354,7 @@ def test_the_key_names_every_input_of_the_sections() -> None:
             computed_at=kwargs.get("computed_at", assessment.computed_at),
             rules_version=kwargs.get("rules_version", assessment.rules_version),
         )
-        return views.sections_cache_key(patient.pk, v, a, kwargs.get("status", "fresh"))
+        return page.sections_cache_key(patient.pk, v, a, kwargs.get("status", "fresh"))
 
     assert changed() == key
     others = {
@@ -363,20 +363,20 @@ def test_the_key_names_every_input_of_the_sections() -> None:
         changed(rules_version="0-other"),
         changed(status="stale"),
         changed(status="pending"),
-        views.sections_cache_key(patient.pk, version, None, "fresh"),
-        views.sections_cache_key(patient.pk + 1, version, assessment, "fresh"),
+        page.sections_cache_key(patient.pk, version, None, "fresh"),
+        page.sections_cache_key(patient.pk + 1, version, assessment, "fresh"),
     }
     with override_settings(NETBOARD_RULES={"small_lesion_mm": 40}):  # other thresholds
-        others.add(views.sections_cache_key(patient.pk, version, assessment, "fresh"))
-    with mock.patch.object(views, "SECTIONS_VERSION", views.SECTIONS_VERSION + 1):
-        others.add(views.sections_cache_key(patient.pk, version, assessment, "fresh"))
+        others.add(page.sections_cache_key(patient.pk, version, assessment, "fresh"))
+    with mock.patch.object(page, "SECTIONS_VERSION", page.SECTIONS_VERSION + 1):
+        others.add(page.sections_cache_key(patient.pk, version, assessment, "fresh"))
     assert key not in others and len(others) == 9
 
 
 def test_the_cache_holds_one_entry_per_patient_for_its_latest_state(browser: Client) -> None:
     patient = dual_tracer_patient()
     view(browser, patient)
-    entry = views.sections_cache_entry(patient.pk)
+    entry = page.sections_cache_entry(patient.pk)
     first = cache.get(entry)
     assert first is not None and first["top"].decode() in view(browser, patient)[0]
     with committed():
@@ -391,13 +391,13 @@ def test_the_cache_holds_one_entry_per_patient_for_its_latest_state(browser: Cli
 def remote_cache() -> Any:
     """The default cache taken for one in another process (Redis), so that the process keeps
     its own copies in front of it; the calls of the shared cache's get are counted."""
-    views._LOCAL_SECTIONS.clear()
+    page.LOCAL_SECTIONS.clear()
     with (
-        mock.patch.object(views, "_shared_cache_is_remote", return_value=True),
-        mock.patch.object(views.cache, "get", wraps=views.cache.get) as shared_get,
+        mock.patch.object(page, "_shared_cache_is_remote", return_value=True),
+        mock.patch.object(page.cache, "get", wraps=page.cache.get) as shared_get,
     ):
         yield shared_get
-    views._LOCAL_SECTIONS.clear()
+    page.LOCAL_SECTIONS.clear()
 
 
 def test_in_front_of_redis_the_process_keeps_its_own_copy_for_its_key(
@@ -412,7 +412,7 @@ def test_in_front_of_redis_the_process_keeps_its_own_copy_for_its_key(
 
     # Another process rendered the sections (the shared entry is there, this process's copy
     # is not): read from the shared cache once, then from the copy.
-    views._LOCAL_SECTIONS.clear()
+    page.LOCAL_SECTIONS.clear()
     assert view(browser, patient)[2] == HIT and remote_cache.call_count == 2
     assert view(browser, patient)[2] == HIT and remote_cache.call_count == 2
 
@@ -430,7 +430,7 @@ def test_in_front_of_redis_the_process_keeps_its_own_copy_for_its_key(
 
 
 def test_the_process_keeps_copies_of_a_few_patients_only() -> None:
-    local = views._LocalSections(2)
+    local = page.LocalSections(2)
     for n in range(3):
         local.put(f"entry-{n}", {"key": f"key-{n}"})
     assert local.get("entry-0", "key-0") is None  # the oldest went
@@ -493,13 +493,13 @@ def test_the_query_count_does_not_grow_with_the_record_on_a_miss_or_a_hit(
 def test_a_cache_that_fails_costs_time_not_the_page(browser: Client) -> None:
     patient = dual_tracer_patient()
     with (
-        mock.patch.object(views.cache, "get", side_effect=ConnectionError("cache down")),
-        mock.patch.object(views.cache, "set", side_effect=ConnectionError("cache down")),
+        mock.patch.object(page.cache, "get", side_effect=ConnectionError("cache down")),
+        mock.patch.object(page.cache, "set", side_effect=ConnectionError("cache down")),
     ):
         html, _, calls = view(browser, patient)
     assert calls == MISS
     assert netpet(html) == "P1" and len(fdg_cells(html)) == 3
-    with mock.patch.object(views.cache, "set", side_effect=ConnectionError("cache down")):
+    with mock.patch.object(page.cache, "set", side_effect=ConnectionError("cache down")):
         assert view(browser, patient)[2] == MISS  # nothing was stored
     assert view(browser, patient)[2] == MISS
     assert view(browser, patient)[2] == HIT

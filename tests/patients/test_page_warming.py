@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.test import Client
 
 from apps.imaging.models import Observation
-from apps.patients import views
+from apps.patients import page
 from apps.scoring.tasks import recompute_patient
 from tests.patients.test_page_cache import HIT, MISS, committed, dual_tracer_patient, view
 
@@ -27,7 +27,7 @@ def browser(as_role: Any) -> Client:
 def test_after_the_task_stores_a_result_the_first_view_is_a_hit(browser: Client) -> None:
     patient = dual_tracer_patient()
     cache.clear()
-    views._LOCAL_SECTIONS.clear()
+    page.LOCAL_SECTIONS.clear()
     with committed(execute=False):  # the change, without running its queued task here
         obs = Observation.objects.filter(patient_id=patient.pk).first()
         assert obs is not None
@@ -39,7 +39,7 @@ def test_after_the_task_stores_a_result_the_first_view_is_a_hit(browser: Client)
     assert "fresh" in html
     # Without the warm-up (the entry cleared), the same view is a miss: the test can fail.
     cache.clear()
-    views._LOCAL_SECTIONS.clear()
+    page.LOCAL_SECTIONS.clear()
     assert view(browser, patient)[2] == MISS
 
 
@@ -50,7 +50,7 @@ def test_a_failing_warm_up_is_logged_and_the_task_still_succeeds(
     with committed(execute=False):
         Observation.objects.filter(patient_id=patient.pk).update(suv_max=Decimal("3.0"))
         patient.save()  # a signal-sending write: the version moves
-    with mock.patch.object(views, "_page_sections", side_effect=RuntimeError("boom")):
+    with mock.patch.object(page, "page_sections", side_effect=RuntimeError("boom")):
         assert recompute_patient(patient.pk) == "written"
     assert "after-store step" in caplog.text and "RuntimeError" in caplog.text
     assert view(browser, patient)[2] == MISS  # nothing was stored: the page renders itself
