@@ -43,5 +43,10 @@ def chromium_page() -> Iterator[Any]:
             yield page
         finally:
             browser.close()
+            # With Playwright's loop in this thread, the ORM calls of the test body open a
+            # connection of their own (Django keeps connections per thread and asyncio
+            # context), which pytest-django's teardown does not see: closed here, or it holds
+            # a session on the test database until the process ends.
+            connections.close_all()
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
             shared["CONN_MAX_AGE"] = kept_age
