@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import secrets
 
+import pghistory
+import pghistory.trigger
 import pgtrigger
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -87,12 +89,10 @@ def audited() -> object:
     events, so a complete read of 40 observations costs one trigger run, not 40.
     A new tracker set per model: pghistory trackers keep per-model state.
     """
-    import pghistory
-
     return pghistory.track(
-        _statement_event("insert", "NEW", pgtrigger.Insert),
-        _statement_event("update", "NEW", pgtrigger.Update),
-        _statement_event("delete", "OLD", pgtrigger.Delete),
+        _StatementRowEvent(label="insert", row="NEW", operation=pgtrigger.Insert),
+        _StatementRowEvent(label="update", row="NEW", operation=pgtrigger.Update),
+        _StatementRowEvent(label="delete", row="OLD", operation=pgtrigger.Delete),
     )
 
 
@@ -103,32 +103,31 @@ _ATTACH_CONTEXT = "WITH _pgh_attached_context AS ( SELECT _pgh_attach_context() 
 _ATTACHED_CONTEXT = ", _pgh_attached_context;"
 
 
-def _statement_event(label: str, row: str, operation: pgtrigger.Operation) -> object:
-    import pghistory
-    from pghistory.trigger import Event
+class _StatementEvent(pghistory.trigger.Event):
+    """pghistory's statement-level event trigger, without the copy of the context."""
 
-    class _StatementEvent(Event):
-        def get_func(self, model: type[models.Model]) -> pgtrigger.Func:
-            sql = str(super().get_func(model).func)
-            if _ATTACH_CONTEXT not in sql or _ATTACHED_CONTEXT not in sql:
-                # A new pghistory writes other SQL: look again rather than install it blindly.
-                raise ImproperlyConfigured(f"Unexpected pghistory trigger SQL: {sql[:200]}")
-            return pgtrigger.Func(sql.replace(_ATTACH_CONTEXT, "").replace(_ATTACHED_CONTEXT, ";"))
+    def get_func(self, model: type[models.Model]) -> pgtrigger.Func:
+        sql = str(super().get_func(model).func)
+        if _ATTACH_CONTEXT not in sql or _ATTACHED_CONTEXT not in sql:
+            # A new pghistory writes other SQL: look again rather than install it blindly.
+            raise ImproperlyConfigured(f"Unexpected pghistory trigger SQL: {sql[:200]}")
+        return pgtrigger.Func(sql.replace(_ATTACH_CONTEXT, "").replace(_ATTACHED_CONTEXT, ";"))
 
-    class _StatementRowEvent(pghistory.RowEvent):
-        def add_event_trigger(self, event_model: type[models.Model]) -> None:
-            trigger = _StatementEvent(
-                event_model=event_model,
-                label=self.label,
-                name=self.trigger_name,
-                row=self.row,
-                operation=self.operation,
-                condition=self.condition,
-                level=pghistory.Statement,
-            )
-            pgtrigger.register(trigger)(event_model.pgh_tracked_model)  # type: ignore[attr-defined]
 
-    return _StatementRowEvent(label=label, row=row, operation=operation)
+class _StatementRowEvent(pghistory.RowEvent):
+    """pghistory's row event (insert, update or delete), tracked by a `_StatementEvent`."""
+
+    def add_event_trigger(self, event_model: type[models.Model]) -> None:
+        trigger = _StatementEvent(
+            event_model=event_model,
+            label=self.label,
+            name=self.trigger_name,
+            row=self.row,
+            operation=self.operation,
+            condition=self.condition,
+            level=pghistory.Statement,
+        )
+        pgtrigger.register(trigger)(event_model.pgh_tracked_model)  # type: ignore[attr-defined]
 
 
 class ClinicalRecord(models.Model):

@@ -104,8 +104,12 @@ def _boolean(field: drf_fields.BooleanField) -> Callable[[Any], Any]:
     return convert
 
 
+def _as_is(value: Any) -> Any:
+    return value
+
+
 def _same(field: drf_fields.Field) -> Callable[[Any], Any] | None:
-    return None  # the column value is the representation
+    return _as_is  # the column value is the representation
 
 
 def _char(field: drf_fields.CharField) -> Callable[[Any], Any]:
@@ -123,10 +127,12 @@ def _big_integer(field: drf_fields.BigIntegerField) -> Callable[[Any], Any] | No
 
 
 def _primary_key(field: relations.PrimaryKeyRelatedField) -> Callable[[Any], Any] | None:
-    return None if field.pk_field is None else field.pk_field.to_representation
+    return _as_is if field.pk_field is None else field.pk_field.to_representation
 
 
-# Exact classes only: a subclass may represent its values differently.
+# Per field class, the conversion of a column's value (not None) to DRF's representation, or None
+# when the field has an option this does not reproduce. Exact classes only: a subclass may
+# represent its values differently.
 _CONVERTERS: dict[type, Callable[[Any], Callable[[Any], Any] | None]] = {
     drf_fields.CharField: _char,
     drf_fields.ChoiceField: _choice,
@@ -180,10 +186,10 @@ def _reader(model: type[models.Model], field: drf_fields.Field) -> Reader:
     if make is None or column is None:
         return _drf_reader(field)
     convert = make(field)
-    if convert is None and make is not _same and make is not _primary_key:
+    if convert is None:
         return _drf_reader(field)  # an option this plan does not reproduce
     get = attrgetter(column)
-    if convert is None:
+    if convert is _as_is:
         return get
 
     def read(instance: Any) -> Any:
