@@ -220,3 +220,22 @@ def test_the_schema_is_served_to_signed_in_clients(token_client: Any) -> None:
     response = token_client("reader").get("/api/v1/schema/?format=json")
     assert response.status_code == 200
     assert "/api/v1/patients/{id}/phenotype/" in response.json()["paths"]
+
+
+@pytest.mark.parametrize(
+    ("path", "filters"),
+    [
+        ("/api/v1/observations/", {"patient", "mrn", "tracer_class", "study", "lesion"}),
+        ("/api/v1/observations/", {"performed_after", "performed_before"}),
+        ("/api/v1/studies/", {"patient", "mrn", "tracer_class", "performed_after"}),
+        ("/api/v1/lesions/", {"patient", "mrn"}),
+        ("/api/v1/patients/", {"mrn"}),
+    ],
+)
+def test_the_list_filters_are_parameters_in_the_schema(
+    schema: dict[str, Any], path: str, filters: set[str]
+) -> None:
+    # The filter backend (apps.core.filters) is django-filter's: its schema extension still
+    # describes every filter, with limit and offset.
+    names = {parameter["name"] for parameter in schema["paths"][path]["get"]["parameters"]}
+    assert filters | {"limit", "offset"} <= names
