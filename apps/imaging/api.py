@@ -88,7 +88,10 @@ class StudyViewSet(AccessLoggedViewSet):
             raise serializers.ValidationError(
                 {"non_field_errors": ["Send the complete read as a JSON list of observations."]}
             )
-        lesions = {lesion.pk: lesion for lesion in Lesion.objects.filter(patient=study.patient_id)}
+        lesions = {
+            lesion.pk: lesion
+            for lesion in Lesion.objects.filter(patient=study.patient_id).order_by()
+        }
         context = {**self.get_serializer_context(), "study": study, "lesions": lesions}
         # One item serializer for all items: its fields are built once, not once per item.
         reader = ObservationReadItemSerializer(context=context)
@@ -118,7 +121,10 @@ class StudyViewSet(AccessLoggedViewSet):
             raise serializers.ValidationError(errors)
         services.replace_observations(study, items)
         self._etag_object = study
-        observations = Observation.objects.filter(study=study).select_related("study")
+        # The study is the one in hand (its new updated_at included), not a copy per row.
+        observations = list(Observation.objects.filter(study=study))
+        for observation in observations:
+            observation.study = study
         return Response(ObservationSerializer(observations, many=True, context=context).data)
 
 
