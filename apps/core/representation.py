@@ -18,6 +18,7 @@ from operator import attrgetter
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.utils import timezone
 from rest_framework import fields as drf_fields
@@ -153,7 +154,7 @@ def _column(model: type[models.Model], field: drf_fields.Field) -> str | None:
         return None
     try:
         model_field = model._meta.get_field(field.source_attrs[0])
-    except Exception:  # noqa: BLE001 - a property or method, not a column
+    except FieldDoesNotExist:  # a property or a method, not a column
         return None
     if not getattr(model_field, "concrete", False) or model_field.many_to_many:
         return None
