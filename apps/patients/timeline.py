@@ -20,6 +20,7 @@ from typing import Any
 
 from django.utils.safestring import SafeString, mark_safe
 
+from apps.core.templatetags.codes import words
 from apps.scoring.rules.inputs import PatientIn, StudyIn, Thresholds
 from apps.scoring.rules.series import date_order, series_kind
 from apps.scoring.rules.uptake import score_study
@@ -393,12 +394,12 @@ def build_timeline(
 
 
 def _short(group: str) -> str:
-    """C2 / Z3 as the wireframe shows them; other words as they are."""
+    """C2 / Z3 as the wireframe shows them; codes in words (``not_classifiable``)."""
     if group.startswith("C") and group[1:].isdigit():
         return group
     if group.isdigit():
         return f"Z{group}"
-    return group.replace("_", " ")
+    return words(group)
 
 
 def _study_name(study: StudyIn) -> str:

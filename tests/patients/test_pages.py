@@ -194,3 +194,16 @@ def test_the_studies_table_links_each_read_and_names_ct_by_its_modality(
     names = {name for _pk, name in links}
     assert {"CT", "68Ga-DOTATATE PET/CT", "18F-FDG PET/CT"} <= names
     assert not any("None" in name for name in names)
+
+
+def test_codes_read_as_words_on_the_page(demo: dict[str, Patient], browser: Client) -> None:
+    """DEMO-0001 is P0 with Karfis not classifiable; DEMO-0010 has the new FDG-positive,
+    SSTR-negative alert (DOMAIN.md §7): the page shows words, the code stays in the title."""
+    p0 = browser.get(f"/patients/{demo['DEMO-0001'].pk}/").content.decode()
+    assert "Karfis <strong>not classifiable</strong>" in p0
+    assert "not_classifiable" not in p0
+    relapse = browser.get(f"/patients/{demo['DEMO-0010'].pk}/").content.decode()
+    assert (
+        '<span class="sev sev-caution" title="new_fdg_positive_sstr_negative">'
+        "new FDG positive SSTR negative</span>"
+    ) in relapse
