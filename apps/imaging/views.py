@@ -25,6 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from apps.core.access import record_access
 from apps.core.api_base import etag_for
+from apps.imaging.flags import FLAG_SHORT, FLAG_TEXT
 from apps.imaging.forms import StudyForm
 from apps.imaging.models import (
     OBSERVATION_READ_FIELDS,
@@ -39,25 +40,6 @@ from apps.imaging.models import (
 from apps.imaging.serializers import ObservationSerializer
 from apps.patients.models import Patient
 from apps.scoring.selectors import observation_uptake, rules_thresholds
-
-# What each §2 flag means to the reader, beside the row that raised it.
-FLAG_TEXT = {
-    "spleen_reference_missing": "Above liver but no spleen SUV: computed 3, 4 cannot be computed.",
-    "reference_order_invalid": (
-        "Reference SUVs out of order (liver ≤ blood pool, or spleen ≤ liver): no computed score."
-    ),
-    "score_disagreement": "Visual score differs from the computed score: please check.",
-    "pet_may_overestimate": (
-        "Lesion under {mm} mm: the PET score may overestimate the planar Krenning score."
-    ),
-}
-FLAG_SHORT = {
-    "spleen_reference_missing": "no spleen",
-    "reference_order_invalid": "references",
-    "score_disagreement": "disagreement",
-    "pet_may_overestimate": "small lesion",
-}
-
 
 # The row template the grid clones for a lesion added inline (grid.js fills the placeholders).
 BLANK_ROW = {

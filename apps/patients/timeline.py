@@ -21,6 +21,7 @@ from typing import Any
 from django.utils.safestring import SafeString, mark_safe
 
 from apps.core.templatetags.codes import words
+from apps.imaging.flags import FLAG_SHORT
 from apps.scoring.rules.inputs import PatientIn, StudyIn, Thresholds
 from apps.scoring.rules.series import date_order, series_kind
 from apps.scoring.rules.uptake import score_study
@@ -334,7 +335,8 @@ def build_timeline(
             lesion = obs.lesion
             score = min(uptake.score, top)
             suv = f", SUVmax {obs.suv_max}" if obs.suv_max is not None else ""
-            flags = f" · {', '.join(uptake.flags)}" if uptake.flags else ""
+            shown = [FLAG_SHORT.get(flag, flag) for flag in uptake.flags]
+            flags = f" · {', '.join(shown)}" if shown else ""
             title = (
                 f"{names.get(lesion, lesion)}{heading}{uptake.score} ({uptake.source}){suv}{flags}"
             )

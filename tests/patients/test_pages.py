@@ -198,7 +198,8 @@ def test_the_studies_table_links_each_read_and_names_ct_by_its_modality(
 
 def test_codes_read_as_words_on_the_page(demo: dict[str, Patient], browser: Client) -> None:
     """DEMO-0001 is P0 with Karfis not classifiable; DEMO-0010 has the new FDG-positive,
-    SSTR-negative alert (DOMAIN.md §7): the page shows words, the code stays in the title."""
+    SSTR-negative alert (DOMAIN.md §7): the page shows words, the code stays in the title
+    (of an alert; a grade's code is its words)."""
     p0 = browser.get(f"/patients/{demo['DEMO-0001'].pk}/").content.decode()
     assert "Karfis <strong>not classifiable</strong>" in p0
     assert "not_classifiable" not in p0
@@ -207,3 +208,7 @@ def test_codes_read_as_words_on_the_page(demo: dict[str, Patient], browser: Clie
         '<span class="sev sev-caution" title="new_fdg_positive_sstr_negative">'
         "new FDG positive SSTR negative</span>"
     ) in relapse
+    # DEMO-0011's cells carry §2 flags: their tooltips name them as the study grid does.
+    flagged = browser.get(f"/patients/{demo['DEMO-0011'].pk}/").content.decode()
+    assert "no spleen" in flagged and "small lesion" in flagged
+    assert "spleen_reference_missing" not in flagged and "pet_may_overestimate" not in flagged
