@@ -46,7 +46,11 @@ def committed() -> Any:
 
 
 def graded_patient(
-    fdg_suv: str = "8.0", lesions: int = 1, timepoints: int = 1, **fields: Any
+    fdg_suv: str = "8.0",
+    lesions: int = 1,
+    timepoints: int = 1,
+    sstr_suv: str = "12.0",
+    **fields: Any,
 ) -> Patient:
     """A patient with SSTR and FDG PETs and a stored, fresh assessment.
 
@@ -60,7 +64,7 @@ def graded_patient(
         studies = []
         for t in range(timepoints):
             day = SSTR_DAY + timedelta(days=120 * t)
-            studies.append((StudyFactory(patient=patient, performed_on=day), "12.0"))
+            studies.append((StudyFactory(patient=patient, performed_on=day), sstr_suv))
             studies.append(
                 (
                     StudyFactory(
@@ -234,6 +238,16 @@ def test_the_agenda_lists_cases_in_order_with_grades_status_and_decision_state(
         )
     )
     assert seen == {avid.pk, quiet.pk, bare.pk}
+
+
+def test_the_agenda_shows_a_grade_code_in_words(clinician: Client) -> None:
+    # Nothing avid on either PET (SSTR and FDG SUVmax 1.0, below the blood pool): NETPET P0,
+    # Karfis not classifiable (DOMAIN.md §3-§4), shown in words, not as the API's code.
+    meeting = MeetingFactory()
+    CaseFactory(meeting=meeting, patient=graded_patient(fdg_suv="1.0", sstr_suv="1.0"))
+    html = html_of(clinician.get(f"/meetings/{meeting.pk}/"))
+    assert "Karfis</span> <strong>not classifiable</strong>" in html
+    assert "not_classifiable" not in html
 
 
 def test_a_coordinator_adds_a_case_by_mrn_and_wrong_mrns_are_refused_at_the_field(
