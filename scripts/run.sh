@@ -14,6 +14,7 @@ export DJANGO_DEBUG="${DJANGO_DEBUG:-1}"
 HOST="${NETBOARD_HOST:-127.0.0.1}"
 PORT="${NETBOARD_PORT:-8000}"
 
+python manage.py check_database
 python manage.py migrate --noinput
 python manage.py load_demo
 # Anything stale (new rules version, changed NETBOARD_RULES) is recomputed now; with a broker,
