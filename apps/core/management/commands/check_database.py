@@ -12,7 +12,12 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         settings = connection.settings_dict
-        where = f"{settings.get('HOST') or 'the local socket'}:{settings.get('PORT') or 5432}"
+        host, port = settings.get("HOST") or "", settings.get("PORT") or 5432
+        where = (
+            f"the socket in {host or '/var/run/postgresql'}"
+            if host[:1] in ("", "/")
+            else (f"{host}:{port}")
+        )
         name = settings["NAME"]
         try:
             connection.ensure_connection()
