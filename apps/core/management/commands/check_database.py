@@ -16,7 +16,7 @@ class Command(BaseCommand):
         where = (
             f"the socket in {host or '/var/run/postgresql'}"
             if host[:1] in ("", "/")
-            else (f"{host}:{port}")
+            else f"{host}:{port}"
         )
         name = settings["NAME"]
         try:
