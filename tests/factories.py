@@ -165,3 +165,21 @@ def dual_tracer_record(
     if recompute_phenotype(patient.pk) != "written":
         raise AssertionError("the record's assessment was not written")
     return patient
+
+
+def three_liver_lesions(patient: Patient, fdg_visual: str = "negative") -> Patient:
+    """On the patient: three liver lesions, Krenning 4 on an SSTR PET (2024-03-01) and FDG as
+    given on an FDG PET nine days later (SUVmax 1.0; negative: NETPET P1)."""
+    sstr = StudyFactory(patient=patient, performed_on=date(2024, 3, 1))
+    fdg = StudyFactory(
+        patient=patient,
+        performed_on=date(2024, 3, 10),
+        tracer="f18_fdg",
+        spleen_suv=None,
+        liver_suv=Decimal("2.0"),
+    )
+    for n in range(3):
+        lesion = LesionFactory(patient=patient, label=f"L{n}")
+        ObservationFactory(study=sstr, lesion=lesion, krenning_visual=4, long_axis_mm=30)
+        ObservationFactory(study=fdg, lesion=lesion, suv_max=Decimal("1.0"), fdg_visual=fdg_visual)
+    return patient

@@ -30,12 +30,10 @@ from apps.scoring.models import InputVersion, PhenotypeAssessment
 from apps.scoring.signals import assessment_stored
 from tests.factories import (
     CaseFactory,
-    LesionFactory,
-    ObservationFactory,
     PathologyFactory,
     PatientFactory,
-    StudyFactory,
     dual_tracer_record,
+    three_liver_lesions,
 )
 
 pytestmark = pytest.mark.django_db
@@ -69,20 +67,7 @@ def dual_tracer_patient() -> Patient:
     with committed():
         patient = PatientFactory()
         PathologyFactory(patient=patient, reported_on=date(2024, 1, 5), ki67_percent=Decimal("4"))
-        sstr = StudyFactory(patient=patient, performed_on=date(2024, 3, 1))
-        fdg = StudyFactory(
-            patient=patient,
-            performed_on=date(2024, 3, 10),
-            tracer="f18_fdg",
-            spleen_suv=None,
-            liver_suv=Decimal("2.0"),
-        )
-        for n in range(3):
-            lesion = LesionFactory(patient=patient, label=f"L{n}")
-            ObservationFactory(study=sstr, lesion=lesion, krenning_visual=4, long_axis_mm=30)
-            ObservationFactory(
-                study=fdg, lesion=lesion, suv_max=Decimal("1.0"), fdg_visual="negative"
-            )
+        three_liver_lesions(patient)
     assert services.phenotype_body(patient.pk)["status"] == "fresh"
     return patient
 

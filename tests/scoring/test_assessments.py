@@ -33,6 +33,7 @@ from tests.factories import (
     StudyFactory,
     TreatmentFactory,
     UserFactory,
+    three_liver_lesions,
 )
 
 pytestmark = pytest.mark.django_db
@@ -51,24 +52,7 @@ def committed() -> Any:
 def dual_tracer_patient(fdg_visual: str = "negative") -> Patient:
     """Three liver lesions, Krenning 4 on the SSTR PET; FDG as given (negative: NETPET P1)."""
     with committed():
-        return _dual_tracer_patient(fdg_visual)
-
-
-def _dual_tracer_patient(fdg_visual: str) -> Patient:
-    patient = PatientFactory()
-    sstr = StudyFactory(patient=patient, performed_on=date(2024, 3, 1))
-    fdg = StudyFactory(
-        patient=patient,
-        performed_on=date(2024, 3, 10),
-        tracer="f18_fdg",
-        spleen_suv=None,
-        liver_suv=Decimal("2.0"),
-    )
-    for n in range(3):
-        lesion = LesionFactory(patient=patient, label=f"L{n}")
-        ObservationFactory(study=sstr, lesion=lesion, krenning_visual=4, long_axis_mm=30)
-        ObservationFactory(study=fdg, lesion=lesion, suv_max=Decimal("1.0"), fdg_visual=fdg_visual)
-    return patient
+        return three_liver_lesions(PatientFactory(), fdg_visual)
 
 
 def grade(patient: Patient) -> str:
