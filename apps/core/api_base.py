@@ -76,8 +76,12 @@ class AccessLoggedViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
     def get_object(self) -> Any:
         if self.action in WRITE_ACTIONS:
             # Locked until the write commits: concurrent writers with the same If-Match
-            # serialize here, and all but the first see the new ETag and get 412.
-            self.queryset = self.get_queryset().select_for_update(of=("self",))
+            # serialize here, and all but the first see the new ETag and get 412. An edit keeps
+            # the row's keys: FOR NO KEY UPDATE, which the foreign-key checks of other
+            # transactions do not wait for (apps/patients/locks.py).
+            self.queryset = self.get_queryset().select_for_update(
+                of=("self",), no_key=self.action != "destroy"
+            )
             obj = super().get_object()
             if not if_match_holds(self.request.headers.get("If-Match"), etag_for(obj)):
                 raise PreconditionFailed()

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
-from django.db import IntegrityError
+from django.db import IntegrityError, InterfaceError, OperationalError
 from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404, HttpResponse
 from rest_framework import exceptions
@@ -34,6 +34,7 @@ _TITLES = {
     422: "Unprocessable request",
     429: "Too many requests",
     500: "Internal error",
+    503: "Service unavailable",
 }
 
 
@@ -93,7 +94,11 @@ def _field_errors(data: Any) -> dict[str, Any]:
     return {"non_field_errors": [data]}
 
 
-def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, OperationalError | InterfaceError):
+        # Raised on to apps.core.database.DatabaseErrorMiddleware: one retry of a deadlocked
+        # request, else 503 with Retry-After.
+        return None
     if isinstance(exc, RequestDataTooBig):
         exc = BodyTooLarge(
             f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes "

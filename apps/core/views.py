@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 from django.conf import settings
@@ -11,6 +12,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from apps.core.database import DATABASE_ERRORS, unavailable_response
 from apps.core.problems import problem_response
 
 logger = logging.getLogger(__name__)
@@ -80,6 +82,11 @@ def page_not_found(request: HttpRequest, exception: Any = None) -> HttpResponse:
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    # Django calls this while handling the exception: a database failure outside a view (the
+    # session read in a middleware, say) is a 503 too (apps.core.database).
+    failure = sys.exc_info()[1]
+    if isinstance(failure, DATABASE_ERRORS):
+        return unavailable_response(request, failure)
     if _machine_client(request):
         return problem_response(500, "An unexpected error occurred; it has been logged.")
     return render(request, "500.html", status=500)

@@ -59,7 +59,7 @@ def decision_record(
 @transaction.atomic
 def decision_update(*, decision: Decision, **changes: Any) -> Decision:
     """Change a draft decision. Snapshots, author and time are not editable at all."""
-    locked = Decision.objects.select_for_update().get(pk=decision.pk)
+    locked = Decision.objects.select_for_update(no_key=True).get(pk=decision.pk)
     if locked.is_signed:
         raise DecisionSignedError()
     allowed = {"recommendation", "rationale", "attendees"}
@@ -75,7 +75,7 @@ def decision_update(*, decision: Decision, **changes: Any) -> Decision:
 
 @transaction.atomic
 def decision_sign(*, decision: Decision) -> Decision:
-    locked = Decision.objects.select_for_update().get(pk=decision.pk)
+    locked = Decision.objects.select_for_update(no_key=True).get(pk=decision.pk)
     if locked.is_signed:
         raise DecisionSignedError()
     locked.signed_at = timezone.now()

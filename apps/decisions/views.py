@@ -38,6 +38,7 @@ from apps.core.access import record_access
 from apps.decisions import services
 from apps.decisions.forms import CaseAddForm, CaseForm, DecisionForm, MeetingForm
 from apps.decisions.models import Case, CaseStatus, Decision, Meeting
+from apps.patients.locks import hold_patient
 from apps.patients.models import Patient
 from apps.patients.page import patient_page_context
 from apps.scoring import services as scoring
@@ -330,7 +331,7 @@ def case_add(request: HttpRequest, pk: int) -> HttpResponse:
     """List a patient (by MRN) at the end of the agenda. The meeting row is locked so two
     coordinators adding at once get distinct positions."""
     with transaction.atomic():
-        meeting = get_object_or_404(Meeting.objects.select_for_update(), pk=pk)
+        meeting = get_object_or_404(Meeting.objects.select_for_update(no_key=True), pk=pk)
         form = CaseAddForm(request.POST, meeting=meeting, auto_id="add_%s")
         if form.is_valid() and form.patient is not None:
             last = meeting.cases.aggregate(last=Max("position"))["last"]
@@ -377,7 +378,7 @@ def case_move(request: HttpRequest, pk: int) -> HttpResponse:
         return HttpResponseBadRequest("direction must be up or down")
     case = get_object_or_404(Case, pk=pk)
     with transaction.atomic():
-        meeting = Meeting.objects.select_for_update().get(pk=case.meeting_id)
+        meeting = Meeting.objects.select_for_update(no_key=True).get(pk=case.meeting_id)
         cases = list(meeting.cases.order_by("position", "id"))
         index = next((i for i, c in enumerate(cases) if c.pk == case.pk), None)
         if index is None:  # removed meanwhile
@@ -429,9 +430,10 @@ def _save_decision(request: HttpRequest, case: Case) -> HttpResponse | tuple[Dec
     shown = ShownAssessment.from_post(request.POST)
     base = request.POST.get("base", "")
     with transaction.atomic():
-        Case.objects.select_for_update().filter(pk=case.pk).first()
+        Case.objects.select_for_update(no_key=True).filter(pk=case.pk).first()
+        hold_patient(case.patient_id)  # before the assessment: apps/patients/locks.py
         stored = (
-            PhenotypeAssessment.objects.select_for_update()
+            PhenotypeAssessment.objects.select_for_update(no_key=True)
             .filter(patient_id=case.patient_id)
             .values_list("inputs_digest", flat=True)
             .first()

@@ -171,7 +171,7 @@ def patient_edit(request: HttpRequest, pk: int) -> HttpResponse:
     _require(request, "patients.view_patient", "patients.change_patient")
     if request.method == "POST":
         with transaction.atomic():
-            patient = get_object_or_404(Patient.objects.select_for_update(), pk=pk)
+            patient = get_object_or_404(Patient.objects.select_for_update(no_key=True), pk=pk)
             form = PatientForm(request.POST, instance=patient, context={"request": request})
             if form.is_valid() and form.save() is not None:
                 messages.success(request, "Patient details saved.")
@@ -225,7 +225,7 @@ def record_edit(request: HttpRequest, record_id: int, kind: str) -> HttpResponse
     if request.method == "POST":
         with transaction.atomic():
             instance = get_object_or_404(
-                spec.queryset().select_for_update(of=("self",)), pk=record_id
+                spec.queryset().select_for_update(of=("self",), no_key=True), pk=record_id
             )
             form = spec.form(
                 request.POST,

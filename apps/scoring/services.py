@@ -107,9 +107,12 @@ def recompute_phenotype(patient_id: int) -> str:
         # patient's inputs (their trigger updates this row) until the result is stored: the
         # inputs read below are exactly those of `version`. Clearing the queued mark here means
         # a write that commits while this runs queues a new recompute.
+        # Lock order (apps/patients/locks.py): the patient row first, FOR KEY SHARE, as the
+        # result's foreign-key check will at COMMIT; then the version row; then the result.
         cursor.execute(
-            "WITH claim AS (UPDATE scoring_inputversion SET queued_at = NULL"
-            " WHERE patient_id = %s RETURNING version)"
+            "WITH patient AS (SELECT id FROM patients_patient WHERE id = %s FOR KEY SHARE),"
+            " claim AS (UPDATE scoring_inputversion SET queued_at = NULL"
+            " WHERE patient_id = (SELECT id FROM patient) RETURNING version)"
             " SELECT claim.version, a.inputs_version, a.rules_fingerprint, a.inputs_digest"
             " FROM claim LEFT JOIN scoring_phenotypeassessment a ON a.patient_id = %s",
             [patient_id, patient_id],

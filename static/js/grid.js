@@ -144,7 +144,8 @@
     let data = null;
     const text = await response.text();
     try { data = text ? JSON.parse(text) : null; } catch (_) { data = null; }
-    return {status: response.status, data, etag: response.headers.get("ETag")};
+    return {status: response.status, data, etag: response.headers.get("ETag"),
+      retryAfter: Number(response.headers.get("Retry-After")) || 0};
   }
 
   function uuid() {
@@ -230,6 +231,14 @@
       return;
     }
     if (answer.status === 412) { await conflict(row, values); return; }
+    if ([429, 502, 503, 504].includes(answer.status)) {
+      // The server is briefly unavailable (the database restarting, say): nothing was written;
+      // send the same row again when it says to (same Idempotency-Key for a new row).
+      setRowStatus(row, "not saved: server busy, retrying…", "error");
+      say("The server is briefly unavailable: your entries are kept and will be saved when it is back.");
+      setTimeout(() => save(row), 1000 * Math.max(1, answer.retryAfter || 3));
+      return;
+    }
     const errors = (answer.data && answer.data.errors) || {};
     if (answer.status === 400 && !s.observation && isUniqueClash(errors)) {
       // Someone else recorded this lesion on this study meanwhile: show theirs beside ours.
