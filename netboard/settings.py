@@ -114,7 +114,14 @@ _broker = env_str("CELERY_BROKER_URL", default="") or REDIS_URL
 CELERY_BROKER_URL = check_redis_url("CELERY_BROKER_URL", _broker) if _broker else ""
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            # Fails open: with Redis down, a miss and a dropped write (apps/core/cache.py).
+            "BACKEND": "apps.core.cache.FailOpenRedisCache",
+            "LOCATION": REDIS_URL,
+            # A Redis that does not answer costs a request one second at most, and then this
+            # process leaves it alone for a few seconds.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

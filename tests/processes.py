@@ -81,6 +81,80 @@ class Api:
         return dict(data)
 
 
+def write_dual_tracer_patient(api: Api, mrn: str) -> dict[str, Any]:
+    """Three liver lesions: Krenning 4 on Ga-68 DOTATATE, FDG-negative (NETPET P1)."""
+    patient = api.post(
+        "/api/v1/patients/",
+        {
+            "mrn": mrn,
+            "family_name": "Worker",
+            "given_name": "Test",
+            "birth_date": "1961-02-03",
+            "sex": "female",
+            "primary_site": "pancreas",
+            "histology": "net",
+        },
+    )
+    sstr = api.post(
+        "/api/v1/studies/",
+        {
+            "patient": patient["id"],
+            "performed_on": "2024-03-01",
+            "modality": "pet_ct",
+            "tracer": "ga68_dotatate",
+            "blood_pool_suv": "1.5",
+            "liver_suv": "6.0",
+            "spleen_suv": "18.0",
+        },
+    )
+    fdg = api.post(
+        "/api/v1/studies/",
+        {
+            "patient": patient["id"],
+            "performed_on": "2024-03-08",
+            "modality": "pet_ct",
+            "tracer": "f18_fdg",
+            "blood_pool_suv": "1.6",
+            "liver_suv": "2.2",
+        },
+    )
+    observations: dict[str, list[int]] = {"sstr": [], "fdg": []}
+    for n in range(3):
+        lesion = api.post(
+            "/api/v1/lesions/", {"patient": patient["id"], "label": f"Liver {n}", "site": "liver"}
+        )
+        observations["sstr"].append(
+            api.post(
+                "/api/v1/observations/",
+                {
+                    "study": sstr["id"],
+                    "lesion": lesion["id"],
+                    "suv_max": "25.0",
+                    "krenning_visual": 4,
+                    "long_axis_mm": "31",
+                },
+            )["id"]
+        )
+        observations["fdg"].append(
+            api.post(
+                "/api/v1/observations/",
+                {
+                    "study": fdg["id"],
+                    "lesion": lesion["id"],
+                    "suv_max": "1.9",
+                    "fdg_visual": "negative",
+                    "long_axis_mm": "31",
+                },
+            )["id"]
+        )
+    return {"patient": patient["id"], **observations}
+
+
+def fresh(api: Api, patient: int) -> dict[str, Any] | None:
+    body = api.phenotype(patient)
+    return body if body["status"] == "fresh" else None
+
+
 class Stack:
     """Subprocesses sharing the test database; stopped at the end of the test."""
 
@@ -132,7 +206,7 @@ class Stack:
         _token, key = api_token_create(name=f"his-{port}", role="reader")
         return Api(base, key)
 
-    def worker(self, *extra: str) -> subprocess.Popen[bytes]:
+    def worker(self, *extra: str, **env: str) -> subprocess.Popen[bytes]:
         return self.spawn(
             [
                 "-m",
@@ -147,7 +221,8 @@ class Stack:
                 "--without-gossip",
                 "--without-mingle",
                 *extra,
-            ]
+            ],
+            **env,
         )
 
     @staticmethod
@@ -186,3 +261,45 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         running.stop()
         print(running.log_tails())  # noqa: T201 - pytest shows it when the test failed
         redis.Redis.from_url(BROKER).flushdb()
+
+
+class RedisServer:
+    """A Redis server of the test's own on a free port, to stop and start again mid-test
+    (keeping nothing on disk, as in docker-compose.yml)."""
+
+    def __init__(self, logs: Path) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.logs = logs
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(  # noqa: S603 - fixed arguments
+            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port)]
+            + ["--save", "", "--appendonly", "no", "--dir", str(self.logs)],
+            stdout=(self.logs / "redis.log").open("ab"),
+            stderr=subprocess.STDOUT,
+        )
+        wait_for(self.answers, timeout=20, what="redis-server")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=20)
+        self.process = None
+
+    def answers(self) -> bool:
+        try:
+            return bool(redis.Redis.from_url(self.url, socket_connect_timeout=1).ping())
+        except redis.RedisError:
+            return False
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,6 +30,7 @@ from django.db.models import Q
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
+from apps.core.outages import warn_now_and_then
 from apps.scoring.models import InputVersion, PhenotypeAssessment
 from apps.scoring.rules import RULES_VERSION, PatientIn, Thresholds, assess_phenotype
 from apps.scoring.rules.response import assess_response
@@ -183,34 +185,76 @@ def enqueue_recompute(patient_id: int) -> bool:
     return bool(marked) and _send([patient_id]) == 1
 
 
+# After a failure to reach the broker, this process does not try again for this many seconds:
+# writes meanwhile leave their patients stale for the sweeper instead of each waiting for the
+# publish retries (about 0.2 s) of a broker that is down.
+BROKER_RETRY_SECONDS = 5.0
+_broker_unavailable_until = 0.0
+
+
 def _send(patient_ids: list[int]) -> int:
     """Send one task per patient already marked queued. At the first failure (the broker is
     down), take back the marks of the patients not sent, so they show ``stale`` and the sweeper
     picks them up. Returns the number sent."""
+    global _broker_unavailable_until
     from apps.scoring.tasks import recompute_patient
 
     app = recompute_patient.app
+    eager = app.conf.task_always_eager
+    if not eager and time.monotonic() < _broker_unavailable_until:
+        InputVersion.objects.filter(patient_id__in=patient_ids).update(queued_at=None)
+        return 0
     # Many at once (the sweeper): one producer, one broker connection for all of them.
-    shared = len(patient_ids) > 1 and not app.conf.task_always_eager
+    shared = len(patient_ids) > 1 and not eager
     with app.producer_or_acquire() if shared else contextlib.nullcontext() as producer:
         for index, patient_id in enumerate(patient_ids):
             try:
                 recompute_patient.apply_async((patient_id,), producer=producer)
-            except Exception:
+            except Exception as exc:
                 # kombu raises several types for an unreachable broker; none may fail the
                 # request. (Without a broker the task runs here; its errors land here too.)
                 InputVersion.objects.filter(patient_id__in=patient_ids[index:]).update(
                     queued_at=None
                 )
-                logger.warning(
-                    "Could not queue the recompute of patient id %s (and %s more); left stale "
-                    "for the sweeper.",
-                    patient_id,
-                    len(patient_ids) - index - 1,
-                    exc_info=True,
-                )
+                if eager:
+                    logger.warning(
+                        "The recompute of patient id %s failed; left stale for the sweeper.",
+                        patient_id,
+                        exc_info=True,
+                    )
+                else:
+                    _broker_unavailable_until = time.monotonic() + BROKER_RETRY_SECONDS
+                    warn_now_and_then(
+                        logger,
+                        "broker-unavailable",
+                        "broker unavailable (%s): recomputes are left stale for the sweeper "
+                        "(first: patient id %s)",
+                        type(exc).__name__,
+                        patient_id,
+                    )
                 return index
     return len(patient_ids)
+
+
+# A key the sweeper keeps in the broker's Redis. Redis loses it with the queued messages when it
+# restarts without persistence (or is flushed): then no queued mark has its message any more.
+BROKER_SENTINEL = "netboard:sweeper:broker-sentinel"
+
+
+def _broker_lost_its_messages() -> bool:
+    """Whether the broker lost every message since the last sweep: its sentinel key is gone
+    (set again now). False when the broker cannot be asked, or there is none."""
+    if not settings.CELERY_BROKER_URL:
+        return False
+    import redis
+
+    try:
+        client = redis.Redis.from_url(
+            settings.CELERY_BROKER_URL, socket_connect_timeout=1, socket_timeout=1
+        )
+        return bool(client.set(BROKER_SENTINEL, timezone.now().isoformat(), nx=True))
+    except redis.RedisError:
+        return False
 
 
 class _PendingRecomputes:
@@ -257,8 +301,16 @@ def sweep_stale(limit: int = 10_000) -> int:
 
     Marks them all in one statement (skipping rows a worker holds right now), then sends the
     tasks. Also repairs a missing version row (a patient written while the triggers were
-    disabled). Returns the number of tasks sent.
+    disabled). When the broker lost its messages (a Redis restarted without persistence), every
+    queued mark is lost with them and is not waited for. Returns the number of tasks sent.
     """
+    now = timezone.now()
+    lost = _broker_lost_its_messages()
+    if lost:
+        logger.warning(
+            "the broker holds no queued recompute (first sweep, or its Redis restarted or was"
+            " flushed): every queued patient is queued again"
+        )
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO scoring_inputversion (patient_id, version, changed_at) "
@@ -275,7 +327,7 @@ def sweep_stale(limit: int = 10_000) -> int:
             " AND (v.queued_at IS NULL OR v.queued_at < %s)"
             " ORDER BY v.changed_at LIMIT %s FOR UPDATE OF v SKIP LOCKED"
             ") RETURNING patient_id",
-            [rules_fingerprint(), timezone.now() - pending_window(), limit],
+            [rules_fingerprint(), now if lost else now - pending_window(), limit],
         )
         marked = sorted(row[0] for row in cursor.fetchall())
     return _send(marked)

@@ -16,83 +16,16 @@ import pytest
 import redis
 from django.db import connection
 
-from tests.processes import BROKER, DEAD_BROKER, Api, Stack, wait_for
+from tests.processes import (
+    BROKER,
+    DEAD_BROKER,
+    Stack,
+    fresh,
+    wait_for,
+    write_dual_tracer_patient,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-def write_dual_tracer_patient(api: Api, mrn: str) -> dict[str, Any]:
-    """Three liver lesions: Krenning 4 on Ga-68 DOTATATE, FDG-negative (NETPET P1)."""
-    patient = api.post(
-        "/api/v1/patients/",
-        {
-            "mrn": mrn,
-            "family_name": "Worker",
-            "given_name": "Test",
-            "birth_date": "1961-02-03",
-            "sex": "female",
-            "primary_site": "pancreas",
-            "histology": "net",
-        },
-    )
-    sstr = api.post(
-        "/api/v1/studies/",
-        {
-            "patient": patient["id"],
-            "performed_on": "2024-03-01",
-            "modality": "pet_ct",
-            "tracer": "ga68_dotatate",
-            "blood_pool_suv": "1.5",
-            "liver_suv": "6.0",
-            "spleen_suv": "18.0",
-        },
-    )
-    fdg = api.post(
-        "/api/v1/studies/",
-        {
-            "patient": patient["id"],
-            "performed_on": "2024-03-08",
-            "modality": "pet_ct",
-            "tracer": "f18_fdg",
-            "blood_pool_suv": "1.6",
-            "liver_suv": "2.2",
-        },
-    )
-    observations: dict[str, list[int]] = {"sstr": [], "fdg": []}
-    for n in range(3):
-        lesion = api.post(
-            "/api/v1/lesions/", {"patient": patient["id"], "label": f"Liver {n}", "site": "liver"}
-        )
-        observations["sstr"].append(
-            api.post(
-                "/api/v1/observations/",
-                {
-                    "study": sstr["id"],
-                    "lesion": lesion["id"],
-                    "suv_max": "25.0",
-                    "krenning_visual": 4,
-                    "long_axis_mm": "31",
-                },
-            )["id"]
-        )
-        observations["fdg"].append(
-            api.post(
-                "/api/v1/observations/",
-                {
-                    "study": fdg["id"],
-                    "lesion": lesion["id"],
-                    "suv_max": "1.9",
-                    "fdg_visual": "negative",
-                    "long_axis_mm": "31",
-                },
-            )["id"]
-        )
-    return {"patient": patient["id"], **observations}
-
-
-def fresh(api: Api, patient: int) -> dict[str, Any] | None:
-    body = api.phenotype(patient)
-    return body if body["status"] == "fresh" else None
 
 
 def test_writes_through_the_api_turn_fresh_with_the_right_grade(stack: Stack) -> None:
