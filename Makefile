@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 export DATABASE_URL_TEST ?= postgres://postgres@127.0.0.1:5432/netboard
 
-.PHONY: run test lint format install install-dev bench worker clean-embedded stop-embedded browser
+.PHONY: run test lint format install install-dev bench load soak worker clean-embedded stop-embedded browser
 
 $(PY):
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "NETboard needs Python 3.11 or newer")'
@@ -51,6 +51,14 @@ format: $(VENV)/.installed-dev
 ## bench: the benchmarks of bench/ (ratios against a baseline measured in the same run)
 bench: $(VENV)/.installed-dev
 	for script in bench/bench_*.py; do $(PY) $$script || exit 1; done
+
+## load: the Locust load test on a stack of its own (LOAD_USERS, LOAD_SECONDS to change it)
+load: $(VENV)/.installed-dev
+	$(PY) bench/bench_load.py
+
+## soak: the deadlock soak, one client and two workers (SOAK_SECONDS or SOAK_PATIENTS)
+soak: $(VENV)/.installed-dev
+	$(PY) bench/bench_soak.py
 
 stop-embedded: $(VENV)/.installed
 	$(PY) -m netboard.embedded_pg stop

@@ -176,9 +176,7 @@ class Stack:
         self.processes: list[subprocess.Popen[bytes]] = []
 
     def spawn(self, args: list[str], **env: str) -> subprocess.Popen[bytes]:
-        log = (
-            self.logs / f"{len(self.processes)}-{args[2] if args[0] == '-m' else args[1]}.log"
-        ).open("wb")
+        log = (self.logs / f"{len(self.processes)}-{args[1]}.log").open("wb")
         process = subprocess.Popen(  # noqa: S603 - fixed interpreter and arguments
             [sys.executable, *args],
             cwd=ROOT,
@@ -190,9 +188,15 @@ class Stack:
         self.processes.append(process)
         return process
 
-    def web(self, **env: str) -> Api:
+    def web(self, *, gunicorn: int = 0, **env: str) -> Api:
+        """``manage.py runserver``, or with ``gunicorn=N`` gunicorn with N worker processes as
+        in production (requests of several clients then run in parallel processes)."""
         port = free_port()
-        self.spawn(["manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"], **env)
+        if gunicorn:
+            args = ["-m", "gunicorn", "netboard.wsgi:application", "--bind", f"127.0.0.1:{port}"]
+            self.spawn([*args, "--workers", str(gunicorn)], **env)
+        else:
+            self.spawn(["manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"], **env)
         base = f"http://127.0.0.1:{port}"
 
         def up() -> bool:

@@ -255,7 +255,10 @@
   }
 
   function isUniqueClash(errors) {
-    return [].concat(errors.non_field_errors || []).some((m) => /unique/i.test(m));
+    // The serializer's check says "unique"; when two readers post at the same instant, the
+    // database's rule refuses the second and the message names the rule.
+    return [].concat(errors.non_field_errors || [])
+      .some((m) => /unique|observation_one_per_lesion/i.test(m));
   }
 
   // ---- conflicts -------------------------------------------------------------------------

@@ -118,7 +118,9 @@ def test_redis_down_the_api_and_pages_answer_and_rate_limits_fail_open(
     api, browser = token_client(), as_role("clinician")
     with caplog.at_level(logging.WARNING):
         assert api.get("/api/v1/patients/").status_code == 200
-        created = api.post("/api/v1/patients/", {"mrn": "REDIS-1", "family_name": "Cache"}, format="json")
+        created = api.post(
+            "/api/v1/patients/", {"mrn": "REDIS-1", "family_name": "Cache"}, format="json"
+        )
         assert created.status_code == 201, created.content
         assert api.get(f"/api/v1/patients/{patient.pk}/phenotype/").status_code == 200
         page = browser.get(f"/patients/{patient.pk}/")

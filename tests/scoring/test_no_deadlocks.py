@@ -70,7 +70,7 @@ def _write_patient(call: Any, n: int) -> list[int]:
 
 
 def test_writes_beside_two_recomputing_workers_never_deadlock(stack: Stack) -> None:
-    api = stack.web(NETBOARD_API_RATE_TOKEN="1000000/min")
+    api = stack.web(gunicorn=2, NETBOARD_API_RATE_TOKEN="1000000/min")
     stack.worker()
     stack.worker()
     deadlocks = _deadlocks()
@@ -98,5 +98,5 @@ def test_writes_beside_two_recomputing_workers_never_deadlock(stack: Stack) -> N
         expected = assess_phenotype(patient_rules_input(assessment.patient_id), thresholds)
         assert assessment.result == json.loads(json.dumps(expected)), assessment.patient_id
     assert _deadlocks() == deadlocks
-    web_log = next(stack.logs.glob("*runserver*.log")).read_text(errors="replace")
+    web_log = next(stack.logs.glob("*gunicorn*.log")).read_text(errors="replace")
     assert "retrying the request once" not in web_log  # the lock order, not the retry
