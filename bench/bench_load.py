@@ -235,19 +235,10 @@ def main() -> int:
         stack.stop()  # the backends report their counters as they exit
         deadlocks = stack.deadlocks()
         print(f"deadlocks detected by PostgreSQL during the run: {deadlocks}")
-        excerpts = stack.log_excerpts()
-        if excerpts:
-            print("\nfrom the server logs:\n" + excerpts)
-        if failures:
-            stack.failed = True
-            print("\nFAILED: " + "; ".join(failures))
-            return 1
-        print("\nOK: no 5xx, nothing lost, every assessment fresh")
-        return 0
+        return stack.verdict(failures, "no 5xx, nothing lost, every assessment fresh")
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        sys.exit("interrupted: every process stopped, the database dropped")
+    from stack import run_main
+
+    run_main(main)

@@ -2,7 +2,7 @@
 
 A synthetic patient with 4 dual-tracer timepoints (4 SSTR PETs + 4 FDG PETs) x 40 lesions, i.e.
 320 observations, assessed repeatedly with ``assess_phenotype``. Printed against a baseline
-measured in the same run (DESIGN.md convention 11): iterating over the same 320 observations and
+measured in the same run: iterating over the same 320 observations and
 summing their SUVmax. Target: >= 2,000 patients per second.
 
     .venv/bin/python bench/bench_rules.py [--seconds 2] [--profile]

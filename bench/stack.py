@@ -371,6 +371,27 @@ class Stack:
                 out.extend(line[:400] for line in conflicts[:limit])
         return "\n".join(out)
 
+    def verdict(self, failures: list[str], success: str) -> int:
+        """The end of a run: the server logs' tracebacks and deadlock lines, then FAILED with
+        the reasons (exit status 1, logs kept) or OK (0)."""
+        excerpts = self.log_excerpts()
+        if excerpts:
+            print("\nfrom the server logs:\n" + excerpts)
+        if failures:
+            self.failed = True
+            print("\nFAILED: " + "; ".join(failures))
+            return 1
+        print("\nOK: " + success)
+        return 0
+
+
+def run_main(main: Callable[[], int]) -> None:
+    """``sys.exit(main())``, and a plain line for Ctrl-C (the stack has cleaned up by then)."""
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit("interrupted: every process stopped, the database dropped")
+
 
 _STAMP = re.compile(r"^(\d{4}-\d\d-\d\d |\[\d{4}-)")
 

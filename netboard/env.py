@@ -1,6 +1,6 @@
 """Typed readers for environment variables.
 
-Every setting comes from the environment (DESIGN.md convention 1). A bad value stops start-up
+Every setting comes from the environment. A bad value stops start-up
 with an ImproperlyConfigured error that names the variable, so an operator never has to guess.
 """
 

@@ -4,8 +4,13 @@ import pytest
 from rest_framework.test import APIClient
 
 from apps.core.tokens import api_token_create
+from tests import read_guard
 from tests.factories import UserFactory
 from tests.processes import stack  # noqa: F401 - the fixture: a web server and workers
+
+# Before any test module is collected: a test that opens or lists a file beside the repository
+# (in the folder that holds the checkout, outside it) fails, naming the file. See read_guard.
+read_guard.install()
 
 
 @pytest.fixture(autouse=True)

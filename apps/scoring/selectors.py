@@ -1,4 +1,4 @@
-"""Read a patient's clinical record into the plain inputs of the rules (DESIGN.md: selectors
+"""Read a patient's clinical record into the plain inputs of the rules (selectors
 return data with their joins done; a fixed number of queries whatever the record's size)."""
 
 from __future__ import annotations

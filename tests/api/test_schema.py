@@ -1,6 +1,6 @@
-"""The live OpenAPI schema agrees with API.md (the contract hospital systems integrate against):
-every resource, field, read-only marking and enum code of API.md is in the schema under the
-same name; every property is described. API.md may be extended, never contradicted."""
+"""The live OpenAPI schema agrees with docs/api.md ("API.md", the contract hospital systems
+integrate against): every resource, field, read-only marking and enum code of it is in the schema
+under the same name; every property is described. API.md may be extended, never contradicted."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from drf_spectacular.generators import SchemaGenerator
 
 ROOT = Path(__file__).resolve().parents[2]
-API_MD = (ROOT.parent / "shared" / "API.md").read_text()
+API_MD = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""NETboard clinical rules (../shared/DOMAIN.md §1-§6): pure Python, standard library only.
+"""NETboard clinical rules (docs/clinical-rules.md §1-§10): pure Python, standard library only.
 
 Takes plain frozen dataclasses (``inputs``) and returns plain results with their reasons; nothing
 here knows Django, Celery or HTTP.

@@ -1,4 +1,4 @@
-"""Version of the clinical rules, stored with every computed result (DESIGN.md convention 3)."""
+"""Version of the clinical rules, stored with every computed result."""
 
 from __future__ import annotations
 

@@ -1,12 +1,12 @@
-"""The worked examples of ../shared/cases/phenotype.json, reproduced key by key (DOMAIN.md §2-§6).
+"""The worked examples of tests/data/cases/phenotype.json, reproduced key by key
+(docs/clinical-rules.md §2-§6).
 
-The file lives in ``shared/`` beside the checkout (``NETBOARD_SHARED_DIR`` overrides that).
+The file is the product owner's case file, kept byte for byte in the repository.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +16,8 @@ from apps.scoring.rules import Thresholds, assess_phenotype
 
 from .builders import FINDING_ORDER, codes, finding, patient_from_case
 
-
-def _cases_path() -> Path:
-    shared = os.environ.get("NETBOARD_SHARED_DIR")
-    base = Path(shared) if shared else Path(__file__).resolve().parents[3].parent / "shared"
-    return base / "cases" / "phenotype.json"
-
-
-CASES: list[dict[str, Any]] = json.loads(_cases_path().read_text(encoding="utf-8"))["cases"]
+CASES_FILE = Path(__file__).resolve().parents[2] / "data" / "cases" / "phenotype.json"
+CASES: list[dict[str, Any]] = json.loads(CASES_FILE.read_text(encoding="utf-8"))["cases"]
 
 
 def test_the_case_file_has_cases() -> None:

@@ -1,4 +1,4 @@
-"""Invariants of the rules over generated patients (Hypothesis; DESIGN.md convention 8).
+"""Invariants of the rules over generated patients (Hypothesis).
 
 Patients have 1-3 SSTR PETs, each usually with an FDG PET near it, and 1-12 lesions whose
 observations mix every state and entry: SUVs with 2 decimals (often near the band edges of the
