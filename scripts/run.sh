@@ -2,8 +2,27 @@
 # `make run`: migrate, load the demo, serve. Embedded PostgreSQL unless DATABASE_URL is set;
 # a Celery worker and beat when a broker (REDIS_URL or CELERY_BROKER_URL) is set, otherwise
 # tasks run in-process.
+#
+#     bash scripts/run.sh                    # serve on HOST:PORT (default 127.0.0.1:8000)
+#     bash scripts/run.sh --print-address    # only check HOST and PORT and print HOST:PORT
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# Where to serve. NETBOARD_HOST and NETBOARD_PORT, the earlier names, still work when HOST and
+# PORT are unset.
+HOST="${HOST:-${NETBOARD_HOST:-127.0.0.1}}"
+PORT="${PORT:-${NETBOARD_PORT:-8000}}"
+if ! [[ "$PORT" =~ ^[1-9][0-9]{0,4}$ ]] || ((PORT > 65535)); then
+  echo "PORT must be a whole number from 1 to 65535; got '${PORT}'." >&2
+  exit 2
+fi
+# runserver and the printed URL want an IPv6 address in brackets.
+ADDRESS="$HOST"
+if [[ "$HOST" == *:* && "$HOST" != \[* ]]; then ADDRESS="[$HOST]"; fi
+if [ "${1:-}" = "--print-address" ]; then
+  echo "${ADDRESS}:${PORT}"
+  exit 0
+fi
 
 if [ -z "${DATABASE_URL:-}" ]; then
   echo "DATABASE_URL is not set: starting the embedded PostgreSQL (data in var/pgdata)..."
@@ -11,8 +30,6 @@ if [ -z "${DATABASE_URL:-}" ]; then
   export DATABASE_URL
 fi
 export DJANGO_DEBUG="${DJANGO_DEBUG:-1}"
-HOST="${NETBOARD_HOST:-127.0.0.1}"
-PORT="${NETBOARD_PORT:-8000}"
 
 python manage.py check_database
 python manage.py migrate --noinput
@@ -37,10 +54,10 @@ fi
 
 cat <<MSG
 
-  NETboard is starting at http://${HOST}:${PORT}/
+  NETboard is starting at http://${ADDRESS}:${PORT}/
   Demo login: demo-clinician / netboard-demo  (also demo-reader, demo-coordinator,
-  demo-auditor, demo-admin; same password). API docs: http://${HOST}:${PORT}/api/v1/docs/
+  demo-auditor, demo-admin; same password). API docs: http://${ADDRESS}:${PORT}/api/v1/docs/
   Stop with Ctrl-C; \`make stop-embedded\` stops the embedded database.
 
 MSG
-python manage.py runserver "${HOST}:${PORT}"
+python manage.py runserver "${ADDRESS}:${PORT}"

@@ -7,10 +7,15 @@ class CoreConfig(AppConfig):
     verbose_name = "Core: audit, roles and API tokens"
 
     def ready(self) -> None:
+        from django.core import checks
         from django.db.models.signals import post_migrate
 
         import apps.core.schema  # noqa: F401 - registers the OpenAPI token scheme
+        from apps.core.checks import check_static_manifest
         from apps.core.roles import sync_roles
 
         # After every app's migrate: permissions of apps listed after core exist only then.
         post_migrate.connect(sync_roles, dispatch_uid="netboard_sync_roles")
+        # A deployment check (`check --deploy`), not tagged staticfiles: neither migrate nor
+        # collectstatic runs it. The WSGI and ASGI start-up do (apps/core/checks.py).
+        checks.register(check_static_manifest, "netboard", deploy=True)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.static_root import with_static_root, write_manifest
+
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION = {
     "DJANGO_DEBUG": "0",
@@ -65,8 +67,11 @@ def test_valid_rule_overrides_are_accepted() -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_check_deploy_passes_with_a_production_environment() -> None:
-    result = run_manage(PRODUCTION, "check", "--deploy", "--fail-level", "WARNING")
+def test_check_deploy_passes_with_a_production_environment(tmp_path: Path) -> None:
+    # Production has its static files collected (netboard.E001 otherwise: test_static_check.py).
+    write_manifest(tmp_path / "static")
+    env = {**PRODUCTION, **with_static_root(tmp_path, tmp_path / "static")}
+    result = run_manage(env, "check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode == 0, result.stderr + result.stdout
 
 
