@@ -27,6 +27,9 @@ from tests.read_guard import ReadOutsideRoot, beside, outside_root
 
 ROOT = Path(__file__).resolve().parents[2]
 ALLOWED_MARK = "stands-alone: allowed"
+# The sibling folder the examples below name, assembled so that this file does not spell a
+# path outside the root itself.
+SIBLING = "/".join(["..", "shared"])
 
 # Formats whose relative paths are relative to the file itself (links, imports, url()); in every
 # other file (Python, shell, Makefile, YAML, TOML, JSON…) a relative path is taken from the root,
@@ -108,7 +111,7 @@ def repository_files() -> list[str]:
     """The repository's files, as git sees them: tracked ones (as committed or staged) and new
     ones not ignored (they will be committed), without deleted ones."""
     if not (ROOT / ".git").exists():
-        pytest.skip("not a git checkout: no list of the repository's files")
+        return _walked_files()
     listed = subprocess.run(  # noqa: S603 - a fixed git command in the repository
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],  # noqa: S607
         cwd=ROOT,
@@ -116,6 +119,29 @@ def repository_files() -> list[str]:
         check=True,
     ).stdout.decode()
     return sorted({name for name in listed.split("\0") if name and (ROOT / name).is_file()})
+
+
+# Not the repository's own files: the virtual environment, caches and what the tests write.
+NOT_OURS = frozenset(
+    {".git", ".venv", "var", "test-artifacts", "node_modules", "__pycache__", ".hypothesis"}
+    | {".pytest_cache", ".mypy_cache", ".ruff_cache"}
+)
+
+
+def _walked_files() -> list[str]:
+    """Without git (an exported tarball, say): every file under the root but the above."""
+    found = []
+    for directory, subdirectories, files in os.walk(ROOT):
+        subdirectories[:] = [d for d in subdirectories if d not in NOT_OURS]
+        found += [os.path.relpath(os.path.join(directory, name), ROOT) for name in files]
+    return sorted(found)
+
+
+def test_without_git_the_files_are_walked_and_agree_with_git() -> None:
+    walked = set(_walked_files())
+    listed = set(repository_files())
+    assert listed <= walked  # git's list, less what it ignores, is in the walk
+    assert "README.md" in walked and "tests/core/test_stands_alone.py" in walked
 
 
 def text_files() -> Iterator[tuple[str, str]]:
@@ -141,8 +167,8 @@ def test_no_file_of_the_repository_refers_outside_its_root() -> None:
 @pytest.mark.parametrize(
     ("relative", "line"),
     [
-        ("README.md", "contract in `../shared/API.md`"),  # stands-alone: allowed
-        ("apps/x/__init__.py", '"""Rules (../shared/DOMAIN.md)."""'),  # stands-alone: allowed
+        ("README.md", f"contract in `{SIBLING}/API.md`"),
+        ("apps/x/__init__.py", f'"""Rules ({SIBLING}/DOMAIN.md)."""'),
         ("tests/x.py", 'md = ROOT.parent / "shared" / "API.md"'),  # stands-alone: allowed
         ("tests/x/y.py", "p = Path(__file__).resolve().parents[2].parent"),  # stands-alone: allowed
         ("tests/x/y.py", "p = Path(__file__).parent.parent.parent.parent"),  # stands-alone: allowed
@@ -185,7 +211,7 @@ def test_the_scan_lets_references_inside_the_root_pass(relative: str, line: str)
 
 
 def test_the_scan_names_the_file_and_line() -> None:
-    text = "first line\nsee ../shared/a\n"  # stands-alone: allowed
+    text = f"first line\nsee {SIBLING}/a\n"
     found = findings("README.md", text)
     assert [line.split(": ")[:2] for line in found] == [
         ["README.md:2", "a relative path climbing 1 up from this file"],
