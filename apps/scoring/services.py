@@ -176,6 +176,8 @@ def enqueue_recompute(patient_id: int) -> bool:
     Returns whether a task was sent. Never raises for a broker that is down: the write that
     asked for the recompute is committed, and the sweeper will find the patient stale.
     """
+    if _broker_known_down():
+        return False  # left stale for the sweeper: no mark to set and take back
     cutoff = timezone.now() - pending_window()
     marked = (
         InputVersion.objects.filter(patient_id=patient_id)
@@ -192,6 +194,11 @@ BROKER_RETRY_SECONDS = 5.0
 _broker_unavailable_until = 0.0
 
 
+def _broker_known_down() -> bool:
+    """Whether publishing failed in this process less than BROKER_RETRY_SECONDS ago."""
+    return time.monotonic() < _broker_unavailable_until
+
+
 def _send(patient_ids: list[int]) -> int:
     """Send one task per patient already marked queued. At the first failure (the broker is
     down), take back the marks of the patients not sent, so they show ``stale`` and the sweeper
@@ -201,7 +208,7 @@ def _send(patient_ids: list[int]) -> int:
 
     app = recompute_patient.app
     eager = app.conf.task_always_eager
-    if not eager and time.monotonic() < _broker_unavailable_until:
+    if _broker_known_down():
         InputVersion.objects.filter(patient_id__in=patient_ids).update(queued_at=None)
         return 0
     # Many at once (the sweeper): one producer, one broker connection for all of them.
