@@ -51,6 +51,10 @@ class PhenotypeAssessment(models.Model):
     # DOMAIN.md §7-§9 over the patient's whole history (API.md ``response/``): computed with
     # ``result`` from the same inputs, so it shares its status.
     response = models.JSONField(default=dict)
+    # DOMAIN.md §2 per observation, as the worker computed it with ``result``: by study id, then
+    # lesion id (both as strings), ``{"score", "source", "computed", "flags"}``. The pages read
+    # the per-lesion scores from here (the timeline), never by running the rules themselves.
+    uptake = models.JSONField(default=dict)
     rules_version = models.CharField(max_length=16)
     rules_fingerprint = models.CharField(max_length=64)
     inputs_digest = models.CharField(max_length=64)

@@ -32,7 +32,13 @@ from psycopg.types.json import Jsonb
 
 from apps.core.outages import warn_now_and_then
 from apps.scoring.models import InputVersion, PhenotypeAssessment
-from apps.scoring.rules import RULES_VERSION, PatientIn, Thresholds, assess_phenotype
+from apps.scoring.rules import (
+    RULES_VERSION,
+    PatientIn,
+    Thresholds,
+    assess_phenotype,
+    score_study,
+)
 from apps.scoring.rules.response import assess_response
 from apps.scoring.selectors import patient_rules_input, rules_thresholds
 
@@ -40,13 +46,23 @@ logger = logging.getLogger(__name__)
 
 FRESH, PENDING, STALE = "fresh", "pending", "stale"
 
+# The shape of what a worker stores beside the rules' results (2: the per-study ``uptake``).
+# Raising it makes every stored assessment stale, as a rules change does, so all are stored
+# again in the new shape; the API's ``rules_version`` does not change.
+STORED_FORMAT = 2
+
 
 def rules_fingerprint(thresholds: Thresholds | None = None) -> str:
     """Identifies the rules in force: ``RULES_VERSION`` and the site's thresholds. A change of
     either makes every stored assessment stale."""
     thresholds = thresholds or rules_thresholds()
     payload = json.dumps(
-        {"rules_version": RULES_VERSION, "thresholds": thresholds.as_dict()}, sort_keys=True
+        {
+            "rules_version": RULES_VERSION,
+            "thresholds": thresholds.as_dict(),
+            "stored_format": STORED_FORMAT,
+        },
+        sort_keys=True,
     )
     return hashlib.sha256(payload.encode()).hexdigest()
 
@@ -89,6 +105,24 @@ def status_of(
 
 
 # --- Computing --------------------------------------------------------------------------------
+
+
+def uptake_by_study(patient: PatientIn, thresholds: Thresholds) -> dict[str, Any]:
+    """What ``PhenotypeAssessment.uptake`` stores: the §2 uptake grade of every observation, by
+    study id and lesion id (strings, as JSON keys are)."""
+    return {
+        str(study.id): {
+            str(lesion): {
+                "score": uptake.score,
+                "source": uptake.source,
+                "computed": uptake.computed,
+                "flags": list(uptake.flags),
+            }
+            for lesion, uptake in score_study(study, thresholds).items()
+        }
+        for study in patient.studies
+        if study.observations
+    }
 
 
 def recompute_phenotype(patient_id: int) -> str:
@@ -145,10 +179,10 @@ def recompute_phenotype(patient_id: int) -> str:
             return "confirmed"
         phenotype = assess_phenotype(patient, thresholds)
         cursor.execute(
-            "INSERT INTO scoring_phenotypeassessment (patient_id, result, response, "
+            "INSERT INTO scoring_phenotypeassessment (patient_id, result, response, uptake, "
             "rules_version, rules_fingerprint, inputs_digest, inputs_version, computed_at) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (patient_id) DO UPDATE SET "
-            "result = EXCLUDED.result, response = EXCLUDED.response, "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (patient_id) DO UPDATE SET "
+            "result = EXCLUDED.result, response = EXCLUDED.response, uptake = EXCLUDED.uptake, "
             "rules_version = EXCLUDED.rules_version, "
             "rules_fingerprint = EXCLUDED.rules_fingerprint, "
             "inputs_digest = EXCLUDED.inputs_digest, inputs_version = EXCLUDED.inputs_version, "
@@ -157,6 +191,7 @@ def recompute_phenotype(patient_id: int) -> str:
                 patient_id,
                 Jsonb(phenotype),
                 Jsonb(assess_response(patient, thresholds, phenotype)),
+                Jsonb(uptake_by_study(patient, thresholds)),
                 RULES_VERSION,
                 fingerprint,
                 digest,
@@ -384,7 +419,7 @@ def assessment_bodies(
     ``fields=()`` only that header is read (the status line polls it): no result JSON."""
     version = InputVersion.objects.filter(patient_id=patient_id).first()
     assessments = PhenotypeAssessment.objects.filter(patient_id=patient_id)
-    unread = {"result", "response"} - set(fields)
+    unread = {"result", "response", "uptake"} - set(fields)
     assessment = assessments.defer(*sorted(unread)).first()
     header: dict[str, Any] = {
         "patient": patient_id,
