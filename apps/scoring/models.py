@@ -18,10 +18,30 @@ The assessment is ``fresh`` only when both the counter and the rules fingerprint
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from django.db import models
 from django.utils import timezone
 
 from apps.patients.models import Patient
+
+
+def latest_timepoint(phenotype: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The one timepoint NETboard calls "latest", on every page and in every filter: the last
+    dual-tracer timepoint (one with an FDG PET, so with NETPET, Karfis and Zidan grades), else
+    the last timepoint; None before there is any.
+
+    An SSTR PET read after the last FDG PET therefore does not hide the grades of that last
+    dual-tracer timepoint (the pages say which studies the grades come from). The worker stores
+    its value with the result (``PhenotypeAssessment.latest_timepoint``) for the list's filters
+    and the agenda; pages showing a whole phenotype body (or a decision's snapshot) call it.
+    """
+    timepoints = phenotype.get("timepoints") or []
+    for timepoint in reversed(timepoints):
+        if timepoint.get("fdg_study") is not None:
+            return dict(timepoint)
+    return dict(timepoints[-1]) if timepoints else None
 
 
 class InputVersion(models.Model):
@@ -55,6 +75,9 @@ class PhenotypeAssessment(models.Model):
     # lesion id (both as strings), ``{"score", "source", "computed", "flags"}``. The pages read
     # the per-lesion scores from here (the timeline), never by running the rules themselves.
     uptake = models.JSONField(default=dict)
+    # ``latest_timepoint(result)``, stored with it so the patient list can filter and sort by the
+    # latest grades and the agenda can show them without reading every whole result.
+    latest_timepoint = models.JSONField(null=True, blank=True)
     rules_version = models.CharField(max_length=16)
     rules_fingerprint = models.CharField(max_length=64)
     inputs_digest = models.CharField(max_length=64)

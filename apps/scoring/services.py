@@ -31,7 +31,7 @@ from django.utils import timezone
 from psycopg.types.json import Jsonb
 
 from apps.core.outages import warn_now_and_then
-from apps.scoring.models import InputVersion, PhenotypeAssessment
+from apps.scoring.models import InputVersion, PhenotypeAssessment, latest_timepoint
 from apps.scoring.rules import (
     RULES_VERSION,
     PatientIn,
@@ -46,10 +46,11 @@ logger = logging.getLogger(__name__)
 
 FRESH, PENDING, STALE = "fresh", "pending", "stale"
 
-# The shape of what a worker stores beside the rules' results (2: the per-study ``uptake``).
+# The shape of what a worker stores beside the rules' results (3: the per-study ``uptake`` and the
+# ``latest_timepoint``).
 # Raising it makes every stored assessment stale, as a rules change does, so all are stored
 # again in the new shape; the API's ``rules_version`` does not change.
-STORED_FORMAT = 2
+STORED_FORMAT = 3
 
 
 def rules_fingerprint(thresholds: Thresholds | None = None) -> str:
@@ -180,9 +181,11 @@ def recompute_phenotype(patient_id: int) -> str:
         phenotype = assess_phenotype(patient, thresholds)
         cursor.execute(
             "INSERT INTO scoring_phenotypeassessment (patient_id, result, response, uptake, "
-            "rules_version, rules_fingerprint, inputs_digest, inputs_version, computed_at) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (patient_id) DO UPDATE SET "
+            "latest_timepoint, rules_version, rules_fingerprint, inputs_digest, inputs_version, "
+            "computed_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (patient_id) DO UPDATE SET "
             "result = EXCLUDED.result, response = EXCLUDED.response, uptake = EXCLUDED.uptake, "
+            "latest_timepoint = EXCLUDED.latest_timepoint, "
             "rules_version = EXCLUDED.rules_version, "
             "rules_fingerprint = EXCLUDED.rules_fingerprint, "
             "inputs_digest = EXCLUDED.inputs_digest, inputs_version = EXCLUDED.inputs_version, "
@@ -192,6 +195,7 @@ def recompute_phenotype(patient_id: int) -> str:
                 Jsonb(phenotype),
                 Jsonb(assess_response(patient, thresholds, phenotype)),
                 Jsonb(uptake_by_study(patient, thresholds)),
+                _jsonb_or_null(latest_timepoint(phenotype)),
                 RULES_VERSION,
                 fingerprint,
                 digest,
@@ -200,6 +204,10 @@ def recompute_phenotype(patient_id: int) -> str:
             ],
         )
         return "written"
+
+
+def _jsonb_or_null(value: Any) -> Jsonb | None:
+    return None if value is None else Jsonb(value)
 
 
 # --- Queueing ---------------------------------------------------------------------------------
@@ -419,7 +427,7 @@ def assessment_bodies(
     ``fields=()`` only that header is read (the status line polls it): no result JSON."""
     version = InputVersion.objects.filter(patient_id=patient_id).first()
     assessments = PhenotypeAssessment.objects.filter(patient_id=patient_id)
-    unread = {"result", "response", "uptake"} - set(fields)
+    unread = {"result", "response", "uptake", "latest_timepoint"} - set(fields)
     assessment = assessments.defer(*sorted(unread)).first()
     header: dict[str, Any] = {
         "patient": patient_id,

@@ -10,4 +10,9 @@ class Migration(migrations.Migration):
             name="uptake",
             field=models.JSONField(default=dict),
         ),
+        migrations.AddField(
+            model_name="phenotypeassessment",
+            name="latest_timepoint",
+            field=models.JSONField(blank=True, null=True),
+        ),
     ]
