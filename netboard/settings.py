@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "apps.scoring",
     "apps.decisions",
     "apps.fhir",
+    "apps.demo",
 ]
 
 MIDDLEWARE = [
@@ -163,6 +164,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2}
 # The sweeper queues every patient whose assessment is stale (apps/scoring/tasks.py).
 NETBOARD_SWEEP_SECONDS = env_int("NETBOARD_SWEEP_SECONDS", default=60, minimum=1)
+# Patients per task of a regrade (the sweeper, `manage.py regrade`): each chunk is claimed, read
+# and stored with a fixed number of queries (apps/scoring/services.py, assessments_recompute).
+NETBOARD_REGRADE_CHUNK = env_int("NETBOARD_REGRADE_CHUNK", default=100, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "sweep-stale-assessments": {
         "task": "scoring.sweep_stale",

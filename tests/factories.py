@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import factory
 from django.contrib.auth import get_user_model
@@ -9,6 +10,7 @@ from django.contrib.auth.models import Group
 
 from apps.decisions.models import Case, Meeting
 from apps.imaging.models import ImagingStudy, Lesion, Observation
+from apps.patients import services
 from apps.patients.models import Pathology, Patient, Treatment
 
 
@@ -29,7 +31,20 @@ class UserFactory(factory.django.DjangoModelFactory):
         self.save()
 
 
-class PatientFactory(factory.django.DjangoModelFactory):
+class ClinicalRecordFactory(factory.django.DjangoModelFactory):
+    """Records of a patient's clinical record are created as every write path creates them:
+    through ``apps.patients.services.record_save``, which queues the patient's recompute when
+    the transaction commits."""
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def _create(cls, model_class: type[Any], *args: Any, **kwargs: Any) -> Any:
+        return services.record_save(record=model_class(*args, **kwargs))
+
+
+class PatientFactory(ClinicalRecordFactory):
     class Meta:
         model = Patient
 
@@ -42,7 +57,7 @@ class PatientFactory(factory.django.DjangoModelFactory):
     histology = "net"
 
 
-class PathologyFactory(factory.django.DjangoModelFactory):
+class PathologyFactory(ClinicalRecordFactory):
     class Meta:
         model = Pathology
 
@@ -52,7 +67,7 @@ class PathologyFactory(factory.django.DjangoModelFactory):
     ki67_percent = Decimal("10")
 
 
-class TreatmentFactory(factory.django.DjangoModelFactory):
+class TreatmentFactory(ClinicalRecordFactory):
     class Meta:
         model = Treatment
 
@@ -61,7 +76,7 @@ class TreatmentFactory(factory.django.DjangoModelFactory):
     started_on = date(2024, 2, 1)
 
 
-class LesionFactory(factory.django.DjangoModelFactory):
+class LesionFactory(ClinicalRecordFactory):
     class Meta:
         model = Lesion
 
@@ -70,7 +85,7 @@ class LesionFactory(factory.django.DjangoModelFactory):
     site = "liver"
 
 
-class StudyFactory(factory.django.DjangoModelFactory):
+class StudyFactory(ClinicalRecordFactory):
     class Meta:
         model = ImagingStudy
 
@@ -83,7 +98,7 @@ class StudyFactory(factory.django.DjangoModelFactory):
     spleen_suv = Decimal("18.0")
 
 
-class ObservationFactory(factory.django.DjangoModelFactory):
+class ObservationFactory(ClinicalRecordFactory):
     class Meta:
         model = Observation
 

@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-from rest_framework import mixins, viewsets
+from rest_framework import mixins, serializers, viewsets
 
 from apps.core.models import AccessEvent
-from apps.core.representation import FastRepresentation
 
 
-class AccessEventSerializer(FastRepresentation):
+class AccessEventSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     class Meta:
         model = AccessEvent
         fields = [

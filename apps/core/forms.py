@@ -16,14 +16,19 @@ moved to the current one, so that saving again deliberately overwrites their cha
 
 Usage::
 
-    class PatientForm(ApiForm):
-        serializer_class = PatientSerializer
-        model = Patient
-        field_names = ["mrn", "family_name", ...]
+    class PathologyForm(ApiForm):
+        serializer_class = PathologySerializer
+        model = Pathology
+        exclude = ("patient",)  # from the URL: the form has the serializer's other fields
 
-    form = PatientForm(request.POST or None, instance=patient, context={"request": request})
+    form = PathologyForm(
+        request.POST or None,
+        instance=pathology,
+        context={"request": request},
+        extra_data={"patient": patient.pk},
+    )
     if request.method == "POST" and form.is_valid():
-        patient = form.save()
+        pathology = form.save()
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
 from django import forms
+from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, models, transaction
 from django.forms.utils import ErrorDict
 from rest_framework import serializers
@@ -57,19 +63,44 @@ def _messages(detail: Any) -> Iterable[str]:
         yield str(detail)
 
 
+def writable_fields(
+    serializer_class: type[serializers.Serializer], exclude: Iterable[str] = ()
+) -> list[str]:
+    """The fields a client may send to the serializer (not read-only), in its order, less
+    ``exclude``; an excluded name that is not one of them is a mistake in the form."""
+    excluded = set(exclude)
+    writable = [name for name, field in serializer_class().fields.items() if not field.read_only]
+    unknown = excluded - set(writable)
+    if unknown:
+        raise ImproperlyConfigured(
+            f"exclude names no writable field of {serializer_class.__name__}: {sorted(unknown)}"
+        )
+    return [name for name in writable if name not in excluded]
+
+
 class ApiForm(forms.Form):
     """A form whose fields are the model's (for rendering) and whose rules are the serializer's.
 
-    Subclasses set ``serializer_class``, ``model`` and ``field_names``; ``widgets`` and
-    ``labels`` may override the generated ones. ``extra_data`` (constructor) is merged into
-    the submitted data before validation, for values that come from the URL (e.g. the patient).
+    Subclasses set ``serializer_class`` and ``model``. The form's fields (``field_names``) are
+    the serializer's writable fields, in its order, less ``exclude`` (those the URL gives, e.g.
+    the patient, or that the page edits its own way); a subclass may instead set
+    ``field_names`` itself. ``widgets`` and ``labels`` may override the generated ones.
+    ``extra_data`` (constructor) is merged into the submitted data before validation, for
+    values that come from the URL (e.g. the patient).
     """
 
     serializer_class: ClassVar[type[serializers.Serializer]]
     model: ClassVar[type[models.Model]]
+    exclude: ClassVar[tuple[str, ...]] = ()
     field_names: ClassVar[list[str]]
     widgets: ClassVar[dict[str, forms.Widget]] = {}
     labels: ClassVar[dict[str, str]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = vars(cls)
+        if "field_names" not in own and ("serializer_class" in own or "exclude" in own):
+            cls.field_names = writable_fields(cls.serializer_class, cls.exclude)
 
     def __init__(
         self,

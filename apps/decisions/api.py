@@ -12,13 +12,18 @@ from apps.core.api_base import AccessLoggedViewSet
 from apps.decisions import services
 from apps.decisions.models import Decision, Meeting
 from apps.decisions.serializers import DecisionSerializer, MeetingSerializer
-from apps.scoring import services as scoring
 
 
 class DecisionConflict(exceptions.APIException):
     status_code = 409
     default_detail = "This decision is signed and cannot be changed."
     default_code = "decision_signed"
+
+
+class DecisionSuperseded(exceptions.APIException):
+    status_code = 409
+    default_detail = "The decision named in supersedes was superseded meanwhile."
+    default_code = "decision_superseded"
 
 
 class MeetingFilter(django_filters.FilterSet):
@@ -60,19 +65,19 @@ class DecisionViewSet(AccessLoggedViewSet):
 
     def perform_create(self, serializer: serializers.BaseSerializer) -> None:
         data = serializer.validated_data
-        # The assessment as the API shows it now (GET patients/{id}/phenotype/ and response/),
-        # with its status and computed_at: the snapshot the decision keeps for ever.
-        bodies = scoring.assessment_bodies(data["case"].patient_id)
-        serializer.instance = services.decision_record(
-            phenotype_snapshot=bodies["result"],
-            response_snapshot=bodies["response"],
-            case=data["case"],
-            recommendation=data["recommendation"],
-            rationale=data["rationale"],
-            attendees=data.get("attendees", ""),
-            decided_by=self.request.user,  # type: ignore[arg-type]
-            supersedes=data.get("supersedes"),
-        )
+        # The snapshot is the assessment as the API shows it now (GET patients/{id}/phenotype/
+        # and response/), taken by the service under its locks.
+        try:
+            serializer.instance = services.decision_record(
+                case=data["case"],
+                recommendation=data["recommendation"],
+                rationale=data["rationale"],
+                attendees=data.get("attendees", ""),
+                decided_by=self.request.user,  # type: ignore[arg-type]
+                supersedes=data.get("supersedes"),
+            )
+        except services.DecisionConflict as exc:
+            raise DecisionSuperseded() from exc
         self._etag_object = serializer.instance
 
     def perform_update(self, serializer: serializers.BaseSerializer) -> None:

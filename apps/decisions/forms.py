@@ -24,7 +24,7 @@ class MeetingForm(ApiForm):
 
     serializer_class = MeetingSerializer
     model = Meeting
-    field_names: ClassVar[list[str]] = ["held_on", "title"]
+    exclude = ("cases",)  # listed one by one (CaseAddForm)
     widgets: ClassVar[dict[str, forms.Widget]] = {
         "held_on": forms.DateInput(attrs={"type": "date"}),
         "title": forms.TextInput(attrs={"placeholder": "e.g. NET MDT"}),
@@ -37,7 +37,7 @@ class CaseForm(ApiForm):
 
     serializer_class = CaseSerializer
     model = Case
-    field_names: ClassVar[list[str]] = ["question", "status"]
+    exclude = ("patient",)
     widgets: ClassVar[dict[str, forms.Widget]] = {
         "question": forms.Textarea(attrs={"rows": 2}),
     }
@@ -90,7 +90,7 @@ class DecisionForm(ApiForm):
 
     serializer_class = DecisionSerializer
     model = Decision
-    field_names: ClassVar[list[str]] = ["recommendation", "rationale", "attendees"]
+    exclude = ("case", "supersedes")  # the case from the URL; what it supersedes, the service's
     widgets: ClassVar[dict[str, forms.Widget]] = {
         "rationale": forms.Textarea(attrs={"rows": 4}),
         "attendees": forms.Textarea(attrs={"rows": 2}),

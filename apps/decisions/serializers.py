@@ -2,14 +2,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 from rest_framework import serializers
 
-from apps.core.representation import FastRepresentation
+from apps.decisions import services
 from apps.decisions.models import Case, Decision, Meeting
 
 
-class CaseSerializer(FastRepresentation):
+class CaseSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     id = serializers.IntegerField(read_only=True)
 
     class Meta:
@@ -17,7 +16,7 @@ class CaseSerializer(FastRepresentation):
         fields = ["id", "patient", "question", "status"]
 
 
-class MeetingSerializer(FastRepresentation):
+class MeetingSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     cases = CaseSerializer(many=True, required=False)
 
     class Meta:
@@ -31,40 +30,14 @@ class MeetingSerializer(FastRepresentation):
             raise serializers.ValidationError("A patient can be listed only once per meeting.")
         return cases
 
-    @transaction.atomic
     def create(self, validated_data: dict[str, Any]) -> Meeting:
-        cases = validated_data.pop("cases", [])
-        meeting = Meeting.objects.create(**validated_data)
-        for position, case in enumerate(cases):
-            Case.objects.create(meeting=meeting, position=position, **case)
-        return meeting
+        return services.meeting_create(**validated_data)
 
-    @transaction.atomic
     def update(self, instance: Meeting, validated_data: dict[str, Any]) -> Meeting:
-        cases = validated_data.pop("cases", None)
-        instance = super().update(instance, validated_data)
-        if cases is not None:
-            # Cases are matched by patient: kept ones are updated, missing ones removed.
-            existing = {case.patient_id: case for case in instance.cases.all()}
-            wanted = {case["patient"].pk for case in cases}
-            for patient_id, case in existing.items():
-                if patient_id not in wanted:
-                    case.delete()
-            for position, data in enumerate(cases):
-                case = existing.get(data["patient"].pk)
-                if case is None:
-                    Case.objects.create(meeting=instance, position=position, **data)
-                else:
-                    case.question, case.status, case.position = (
-                        data["question"],
-                        data.get("status", case.status),
-                        position,
-                    )
-                    case.save()
-        return instance
+        return services.meeting_update(meeting=instance, **validated_data)
 
 
-class DecisionSerializer(FastRepresentation):
+class DecisionSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     class Meta:
         model = Decision
         fields = [

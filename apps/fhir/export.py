@@ -12,12 +12,11 @@ from typing import Any
 
 from fhir.resources.R4B.bundle import Bundle
 
+from apps.core.types import JSON
 from apps.fhir import codes
 from apps.imaging.models import ImagingStudy, Lesion, Observation
 from apps.patients.models import Patient, Treatment
 from apps.scoring.services import phenotype_body
-
-JSON = dict[str, Any]
 
 
 def _coding(system: str, code: str, display: str | None = None) -> JSON:

@@ -17,11 +17,11 @@ from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError as PydanticValidationError
 from rest_framework.request import Request
 
+from apps.core.types import JSON
 from apps.fhir import codes
 from apps.imaging.serializers import LesionSerializer, ObservationSerializer, StudySerializer
 from apps.patients.serializers import PatientSerializer, TreatmentSerializer
 
-JSON = dict[str, Any]
 _MODALITY_FROM_DICOM = {"PT": "pet_ct", "NM": "spect_ct", "CT": "ct", "MR": "mri"}
 _ORDER = {"Patient": 0, "Procedure": 1, "BodyStructure": 2, "ImagingStudy": 3, "Observation": 4}
 # Where a serializer's field lives in the FHIR resource, for OperationOutcome expressions.

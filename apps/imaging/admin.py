@@ -1,7 +1,7 @@
 from django.contrib import admin
 
-from apps.core.admin import AccessLoggedAdmin
 from apps.imaging.models import ImagingStudy, Lesion, Observation
+from apps.patients.admin import ClinicalRecordAdmin
 
 
 class ObservationInline(admin.TabularInline):
@@ -11,7 +11,7 @@ class ObservationInline(admin.TabularInline):
 
 
 @admin.register(ImagingStudy)
-class ImagingStudyAdmin(AccessLoggedAdmin):
+class ImagingStudyAdmin(ClinicalRecordAdmin):
     list_display = [
         "patient",
         "performed_on",
@@ -28,14 +28,14 @@ class ImagingStudyAdmin(AccessLoggedAdmin):
 
 
 @admin.register(Lesion)
-class LesionAdmin(AccessLoggedAdmin):
+class LesionAdmin(ClinicalRecordAdmin):
     list_display = ["patient", "label", "site", "nodal", "is_primary"]
     list_filter = ["site", "nodal"]
     raw_id_fields = ["patient"]
 
 
 @admin.register(Observation)
-class ObservationAdmin(AccessLoggedAdmin):
+class ObservationAdmin(ClinicalRecordAdmin):
     list_display = ["study", "lesion", "state", "suv_max", "krenning_visual", "fdg_visual"]
     list_filter = ["state"]
     raw_id_fields = ["study", "lesion"]

@@ -9,7 +9,6 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.core.api_base import AccessLoggedViewSet
 from apps.imaging import services
 from apps.imaging.models import ImagingStudy, Lesion, Observation
 from apps.imaging.serializers import (
@@ -18,6 +17,7 @@ from apps.imaging.serializers import (
     ObservationSerializer,
     StudySerializer,
 )
+from apps.patients.api import ClinicalRecordViewSet
 
 
 class StudyFilter(django_filters.FilterSet):
@@ -55,13 +55,13 @@ class ObservationFilter(django_filters.FilterSet):
         fields = ["study", "lesion", "state", "target"]
 
 
-class LesionViewSet(AccessLoggedViewSet):
+class LesionViewSet(ClinicalRecordViewSet):
     queryset = Lesion.objects.all()
     serializer_class = LesionSerializer
     filterset_class = LesionFilter
 
 
-class StudyViewSet(AccessLoggedViewSet):
+class StudyViewSet(ClinicalRecordViewSet):
     queryset = ImagingStudy.objects.prefetch_related("observations")
     serializer_class = StudySerializer
     filterset_class = StudyFilter
@@ -119,7 +119,7 @@ class StudyViewSet(AccessLoggedViewSet):
             seen[lesion_id] = index
         if errors:
             raise serializers.ValidationError(errors)
-        services.replace_observations(study, items)
+        services.observations_replace(study=study, items=items)
         self._etag_object = study
         # The study is the one in hand (its new updated_at included), not a copy per row.
         observations = list(Observation.objects.filter(study=study))
@@ -128,7 +128,7 @@ class StudyViewSet(AccessLoggedViewSet):
         return Response(ObservationSerializer(observations, many=True, context=context).data)
 
 
-class ObservationViewSet(AccessLoggedViewSet):
+class ObservationViewSet(ClinicalRecordViewSet):
     queryset = Observation.objects.select_related("study")
     serializer_class = ObservationSerializer
     filterset_class = ObservationFilter

@@ -11,21 +11,6 @@ from apps.imaging.models import ImagingStudy
 from apps.imaging.serializers import StudySerializer
 from apps.patients.models import Treatment
 
-STUDY_FIELDS = [
-    "performed_on",
-    "modality",
-    "tracer",
-    "post_therapy",
-    "treatment",
-    "cycle_number",
-    "blood_pool_suv",
-    "liver_suv",
-    "liver_suv_sd",
-    "spleen_suv",
-    "accession_number",
-    "is_baseline",
-]
-
 
 def _decimal(step: str) -> forms.TextInput:
     return forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off", "step": step})
@@ -37,7 +22,8 @@ class StudyForm(ApiForm):
 
     serializer_class = StudySerializer
     model = ImagingStudy
-    field_names = STUDY_FIELDS
+    # The patient comes from the URL; the DICOM UID and the status are not edited on this page.
+    exclude = ("patient", "study_instance_uid", "status")
     widgets: ClassVar[dict[str, forms.Widget]] = {
         "performed_on": forms.DateInput(attrs={"type": "date", "autofocus": True}),
         "blood_pool_suv": _decimal("0.001"),

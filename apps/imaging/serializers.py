@@ -5,7 +5,6 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apps.core.representation import FastRepresentation
 from apps.imaging.models import (
     ANATOMIC_MODALITIES,
     OBSERVATION_READ_FIELDS,
@@ -15,12 +14,12 @@ from apps.imaging.models import (
     Tracer,
     baseline_problem,
 )
-from apps.patients.serializers import not_in_future
+from apps.patients.serializers import ClinicalRecordSerializer, not_in_future
 from apps.scoring.rules.tracers import THERAPEUTIC_TRACERS, TRACER_CLASS
 from apps.scoring.selectors import observation_uptake, rules_thresholds
 
 
-class LesionSerializer(FastRepresentation):
+class LesionSerializer(ClinicalRecordSerializer):
     class Meta:
         model = Lesion
         fields = ["id", "patient", "label", "site", "nodal", "is_primary"]
@@ -43,7 +42,7 @@ class LesionSerializer(FastRepresentation):
         return attrs
 
 
-class ObservationSerializer(FastRepresentation):
+class ObservationSerializer(ClinicalRecordSerializer):
     krenning_computed = serializers.SerializerMethodField(
         help_text="The uptake grade computed from the SUVs and the study's reference SUVs "
         "(DOMAIN.md §2), shown beside the reader's visual score; null when it cannot be computed."
@@ -145,7 +144,7 @@ class ObservationReadItemSerializer(ObservationSerializer):
         return attrs
 
 
-class StudySerializer(FastRepresentation):
+class StudySerializer(ClinicalRecordSerializer):
     performed_on = serializers.DateField(validators=[not_in_future])
     observations = ObservationSerializer(many=True, read_only=True)
 

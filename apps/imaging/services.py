@@ -11,7 +11,7 @@ from django.utils import timezone
 from apps.imaging.models import OBSERVATION_READ_FIELDS, ImagingStudy, Observation
 
 
-def replace_observations(study: ImagingStudy, items: Sequence[dict[str, Any]]) -> None:
+def observations_replace(*, study: ImagingStudy, items: Sequence[dict[str, Any]]) -> None:
     """Make the study's observations exactly ``items`` (validated dicts with a ``lesion``), in
     one transaction: an observation of a lesion already on the study is updated in place (its
     id and history kept), a new lesion gets a new observation, and a lesion left out loses its

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 
 from apps.core.api_base import AccessLoggedViewSet
 from apps.core.permissions import require_perms
+from apps.patients import services
 from apps.patients.models import Biomarker, Pathology, Patient, Treatment
 from apps.patients.serializers import (
     BiomarkerSerializer,
@@ -21,6 +22,14 @@ from apps.patients.serializers import (
 )
 from apps.scoring import services as scoring
 from apps.scoring.serializers import PhenotypeSerializer, RecomputeSerializer, ResponseSerializer
+
+
+class ClinicalRecordViewSet(AccessLoggedViewSet):
+    """A viewset of one kind of record of a patient's clinical record: its serializer saves
+    through ``apps.patients.services``, and so does a delete here."""
+
+    def perform_destroy(self, instance: Model) -> None:
+        services.record_delete(record=instance)
 
 
 def _owned_filter(model: type[Model], *fields: str) -> type[django_filters.FilterSet]:
@@ -33,7 +42,7 @@ def _owned_filter(model: type[Model], *fields: str) -> type[django_filters.Filte
     )
 
 
-class PatientViewSet(AccessLoggedViewSet):
+class PatientViewSet(ClinicalRecordViewSet):
     queryset = Patient.objects.all()
     serializer_class = PatientSerializer
     filterset_fields = ["mrn", "primary_site", "histology", "sex"]
@@ -107,19 +116,19 @@ class PatientViewSet(AccessLoggedViewSet):
         )
 
 
-class PathologyViewSet(AccessLoggedViewSet):
+class PathologyViewSet(ClinicalRecordViewSet):
     queryset = Pathology.objects.all()
     serializer_class = PathologySerializer
     filterset_class = _owned_filter(Pathology, "who_grade")
 
 
-class BiomarkerViewSet(AccessLoggedViewSet):
+class BiomarkerViewSet(ClinicalRecordViewSet):
     queryset = Biomarker.objects.all()
     serializer_class = BiomarkerSerializer
     filterset_class = _owned_filter(Biomarker, "analyte")
 
 
-class TreatmentViewSet(AccessLoggedViewSet):
+class TreatmentViewSet(ClinicalRecordViewSet):
     queryset = Treatment.objects.prefetch_related("cycles")
     serializer_class = TreatmentSerializer
     filterset_class = _owned_filter(Treatment, "kind")

@@ -182,18 +182,6 @@ class RecordForm(ApiForm):
 class PatientForm(RecordForm):
     serializer_class = PatientSerializer
     model = Patient
-    field_names: ClassVar[list[str]] = [
-        "mrn",
-        "family_name",
-        "given_name",
-        "birth_date",
-        "sex",
-        "height_cm",
-        "weight_kg",
-        "primary_site",
-        "histology",
-        "ppgl_cluster",
-    ]
     widgets: ClassVar[dict[str, forms.Widget]] = {"birth_date": _date_input()}
     labels: ClassVar[dict[str, str]] = {
         "mrn": "MRN",
@@ -207,14 +195,7 @@ class PatientForm(RecordForm):
 class PathologyForm(RecordForm):
     serializer_class = PathologySerializer
     model = Pathology
-    field_names: ClassVar[list[str]] = [
-        "reported_on",
-        "specimen_site",
-        "who_grade",
-        "ki67_percent",
-        "mitotic_count",
-        "differentiation",
-    ]
+    exclude = ("patient",)  # from the URL
     widgets: ClassVar[dict[str, forms.Widget]] = {"reported_on": _date_input()}
     labels: ClassVar[dict[str, str]] = {"who_grade": "WHO grade", "ki67_percent": "Ki-67 (%)"}
 
@@ -222,7 +203,7 @@ class PathologyForm(RecordForm):
 class BiomarkerForm(RecordForm):
     serializer_class = BiomarkerSerializer
     model = Biomarker
-    field_names: ClassVar[list[str]] = ["analyte", "value", "unit", "measured_on"]
+    exclude = ("patient",)  # from the URL
     widgets: ClassVar[dict[str, forms.Widget]] = {"measured_on": _date_input()}
     labels: ClassVar[dict[str, str]] = {"analyte": "Marker"}
 
@@ -251,7 +232,7 @@ class TreatmentForm(RecordForm):
 
     serializer_class = TreatmentSerializer
     model = Treatment
-    field_names: ClassVar[list[str]] = ["kind", "regimen", "started_on", "ended_on"]
+    exclude = ("patient", "cycles")  # the patient from the URL; the cycles as rows (below)
     widgets: ClassVar[dict[str, forms.Widget]] = {
         "started_on": _date_input(),
         "ended_on": _date_input(),

@@ -33,6 +33,7 @@ from apps.core.access import record_access
 from apps.core.api_base import etag_for
 from apps.core.audit_api import AuditEntrySerializer, patient_events
 from apps.core.models import AccessEvent
+from apps.patients import services
 from apps.patients.models import Biomarker, Pathology, Patient, Treatment
 from apps.patients.record_forms import (
     VERSION_FIELD,
@@ -291,7 +292,7 @@ def record_delete(request: HttpRequest, record_id: int, kind: str) -> HttpRespon
             else:
                 try:
                     with transaction.atomic():
-                        instance.delete()
+                        services.record_delete(record=instance)
                 except (RestrictedError, ProtectedError, IntegrityError) as exc:
                     error, status = _refusal(exc, spec), 409
                 else:

@@ -2,11 +2,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 from rest_framework import serializers
 
-from apps.core.representation import FastRepresentation
+from apps.patients import services
 from apps.patients.models import Biomarker, Pathology, Patient, Treatment, TreatmentCycle
 
 
@@ -16,7 +15,18 @@ def not_in_future(value: Any) -> Any:
     return value
 
 
-class PatientSerializer(FastRepresentation):
+class ClinicalRecordSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    """A serializer of one record of a patient's clinical record: it validates and shapes, and
+    saving goes through ``apps.patients.services.record_save`` (which queues the recompute)."""
+
+    def create(self, validated_data: dict[str, Any]) -> Any:
+        return services.record_save(record=self.Meta.model(), values=validated_data)
+
+    def update(self, instance: Any, validated_data: dict[str, Any]) -> Any:
+        return services.record_save(record=instance, values=validated_data)
+
+
+class PatientSerializer(ClinicalRecordSerializer):
     birth_date = serializers.DateField(required=False, allow_null=True, validators=[not_in_future])
 
     class Meta:
@@ -46,7 +56,7 @@ class PatientSerializer(FastRepresentation):
         }
 
 
-class PathologySerializer(FastRepresentation):
+class PathologySerializer(ClinicalRecordSerializer):
     reported_on = serializers.DateField(validators=[not_in_future])
 
     class Meta:
@@ -68,7 +78,7 @@ class PathologySerializer(FastRepresentation):
         }
 
 
-class BiomarkerSerializer(FastRepresentation):
+class BiomarkerSerializer(ClinicalRecordSerializer):
     measured_on = serializers.DateField(validators=[not_in_future])
 
     class Meta:
@@ -78,14 +88,14 @@ class BiomarkerSerializer(FastRepresentation):
         extra_kwargs = {"value": {"min_value": 0}}
 
 
-class CycleSerializer(FastRepresentation):
+class CycleSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     class Meta:
         model = TreatmentCycle
         fields = ["number", "given_on", "activity_gbq"]
         extra_kwargs = {"number": {"min_value": 1}, "activity_gbq": {"min_value": 0}}
 
 
-class TreatmentSerializer(FastRepresentation):
+class TreatmentSerializer(ClinicalRecordSerializer):
     cycles = CycleSerializer(many=True, required=False)
 
     class Meta:
@@ -103,22 +113,10 @@ class TreatmentSerializer(FastRepresentation):
             raise serializers.ValidationError({"cycles": "Cycle numbers must be unique."})
         return attrs
 
-    @transaction.atomic
     def create(self, validated_data: dict[str, Any]) -> Treatment:
         cycles = validated_data.pop("cycles", [])
-        treatment = Treatment.objects.create(**validated_data)
-        TreatmentCycle.objects.bulk_create(
-            TreatmentCycle(treatment=treatment, **cycle) for cycle in cycles
-        )
-        return treatment
+        return services.treatment_save(treatment=Treatment(), values=validated_data, cycles=cycles)
 
-    @transaction.atomic
     def update(self, instance: Treatment, validated_data: dict[str, Any]) -> Treatment:
-        cycles = validated_data.pop("cycles", None)
-        instance = super().update(instance, validated_data)
-        if cycles is not None:  # the list given is the whole list
-            instance.cycles.all().delete()
-            TreatmentCycle.objects.bulk_create(
-                TreatmentCycle(treatment=instance, **cycle) for cycle in cycles
-            )
-        return instance
+        cycles = validated_data.pop("cycles", None)  # the list given is the whole list
+        return services.treatment_save(treatment=instance, values=validated_data, cycles=cycles)

@@ -1,34 +1,39 @@
-"""The SSTR/FDG phenotype timeline of one patient, as geometry for an inline SVG (issue 6).
+"""The SSTR/FDG phenotype timeline of one patient, as geometry for the inline SVG that
+templates/patients/_timeline.html draws (issue 6).
 
-Built from the rules inputs (``patient_rules_input``: one query for the whole record) and the
-persisted phenotype and response (never recomputed here: the page shows what the workers
-stored, with its status). Lanes: treatments as bands (PRRT cycles as ticks), SSTR PET, FDG PET,
+Built from the patient's record (``TimelineRecord``: the studies, treatments and lesions, and
+the SUVmax of each observation, as shown) and what the worker stored: the phenotype, the
+response and the per-lesion uptake scores (``PhenotypeAssessment.uptake``). Nothing is scored
+here: the page shows what the worker computed, with its status (a study with no stored scores
+yet has no cells). Lanes: treatments as bands (PRRT cycles as ticks), SSTR PET, FDG PET,
 post-therapy SPECT, CT/MRI, and the phenotype badges with alerts; below, one row per lesion and
 tracer with its score at every study as a coloured cell with the number printed.
 
 The colour scales read in greyscale: each runs monotonically from dark to light (Krenning 0 dark
 navy to 4 yellow, as the wireframe; FDG 0 pale to 3 dark brown), so the order survives without
-colour, and the number is printed in every cell.
+colour, and the number is printed in every cell. The colours are CSS classes (``k0``-``k4``
+Krenning, ``f0``-``f3`` FDG, in static/css/netboard.css, with the same values as below).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from html import escape
-from typing import Any
-
-from django.utils.safestring import SafeString, mark_safe
+from decimal import Decimal
+from typing import Any, NamedTuple
 
 from apps.core.templatetags.codes import words
 from apps.imaging.flags import FLAG_SHORT
-from apps.scoring.rules.inputs import PatientIn, StudyIn, Thresholds
+from apps.scoring.models import latest_timepoint
+from apps.scoring.rules.inputs import LesionIn, StudyIn, TreatmentIn
 from apps.scoring.rules.series import date_order, series_kind
-from apps.scoring.rules.uptake import score_study
 
 # Krenning 0-4 (SSTR PET and 177Lu SPECT): dark to light. FDG grade 0-3: light to dark.
 # The number printed on each colour has a contrast of at least 4.5:1 (WCAG 1.4.3; the cells'
-# 11 px text is not "large"), checked in tests/browser/test_accessibility.py.
+# 11 px text is not "large"), checked in tests/browser/test_accessibility.py. The page draws
+# them with the CSS classes ``k<n>`` and ``f<n>`` (static/css/netboard.css), which
+# tests/patients/test_page_size.py checks against these values.
 SSTR_COLOURS = ["#00224e", "#414d6b", "#777673", "#bcaf6f", "#fee838"]
 SSTR_TEXT = ["#ffffff", "#ffffff", "#ffffff", "#111111", "#111111"]
 FDG_COLOURS = ["#fde0c5", "#f9a05b", "#e35a14", "#8c2d04"]
@@ -65,6 +70,17 @@ TREATMENT_FILL = {
 }
 
 
+@dataclass(frozen=True)
+class TimelineRecord:
+    """What the timeline shows of the patient's record (the rules' input types, without the
+    reads: apps/patients/page.py, ``timeline_record``)."""
+
+    studies: Sequence[StudyIn]  # without their observations
+    treatments: Sequence[TreatmentIn]  # with their cycles
+    lesions: Sequence[LesionIn]
+    suv_max: Mapping[tuple[int, int], Decimal]  # by (study id, lesion id), where recorded
+
+
 @dataclass
 class Mark:
     """A study on its lane: a marker at ``x`` with a tooltip."""
@@ -76,15 +92,14 @@ class Mark:
     title: str
 
 
-@dataclass
-class Cell:
+class Cell(NamedTuple):
+    """A lesion's stored score at one study, at ``x`` from the plot's left edge in its row (a
+    tuple: the template unpacks it, ``{% for x, tone, score, title in row.cells %}``)."""
+
     x: float
-    y: float
+    tone: str  # the CSS class of its colour: "k0"-"k4" (Krenning), "f0"-"f3" (FDG grade)
     score: int
-    fill: str
-    text: str
-    title: str
-    study: int
+    title: str  # tooltip and aria-label: lesion, study, scale, score, source, SUVmax, flags
 
 
 @dataclass
@@ -167,11 +182,6 @@ class Timeline:
     row_top: float
     empty: bool
 
-    @property
-    def svg(self) -> SafeString:
-        """The timeline as inline SVG markup (``render_svg``)."""
-        return render_svg(self)
-
 
 def _months(start: date, end: date) -> list[date]:
     """First days of months between start and end, thinned to at most about 10 labels."""
@@ -187,8 +197,13 @@ def _months(start: date, end: date) -> list[date]:
 
 
 def build_timeline(
-    patient: PatientIn, phenotype: dict[str, Any], response: dict[str, Any], thresholds: Thresholds
+    patient: TimelineRecord,
+    phenotype: dict[str, Any],
+    response: dict[str, Any],
+    uptake: dict[str, Any],
 ) -> Timeline:
+    """The geometry of the timeline. ``uptake`` is the stored ``PhenotypeAssessment.uptake``:
+    by study id, then lesion id (strings), ``{"score", "source", "computed", "flags"}``."""
     studies = sorted(patient.studies, key=date_order)
     days = [s.performed_on for s in studies] + [t.started_on for t in patient.treatments]
     days += [c.given_on for t in patient.treatments for c in t.cycles]
@@ -311,41 +326,35 @@ def build_timeline(
         by_study[study.id] = Alert(x, lane_y[5], alert["code"], alert["text"])
         alerts.append(by_study[study.id])
 
-    # One row per lesion and tracer, with the effective score (§2) at every study of that tracer.
+    # One row per lesion and tracer, with the stored effective score (§2) at every study.
     names = {lesion.id: lesion.label or f"Lesion {lesion.id}" for lesion in patient.lesions}
     sites = {lesion.id: lesion.site.replace("_", " ") for lesion in patient.lesions}
-    biopsy = timepoints[-1]["biopsy_target"] if timepoints else None
+    latest = latest_timepoint(phenotype)
+    biopsy = latest["biopsy_target"] if latest else None
     scores: dict[tuple[int, str], list[Cell]] = {}
     for study in studies:
         kind = lane_of.get(study.id)
-        if kind not in ("sstr", "fdg", "spect"):
+        stored = uptake.get(str(study.id))
+        if kind not in ("sstr", "fdg", "spect") or not stored:
             continue
         tracer = "FDG" if kind == "fdg" else "SSTR"
-        palette, ink = (FDG_COLOURS, FDG_TEXT) if tracer == "FDG" else (SSTR_COLOURS, SSTR_TEXT)
-        top = len(palette) - 1
+        tone, top = ("f", len(FDG_COLOURS) - 1) if tracer == "FDG" else ("k", len(SSTR_COLOURS) - 1)
         # The same for every cell of the study: its position and the middle of its tooltip.
-        cell_x = x_of(study.performed_on) + (4 if kind == "fdg" else 0)
+        cell_x = round(x_of(study.performed_on) + (4 if kind == "fdg" else 0) - left, 1)
         scale = "FDG grade" if tracer == "FDG" else "Krenning"
         heading = f" · {_study_name(study)} {study.performed_on.isoformat()} · {scale} "
-        graded = score_study(study, thresholds)
-        for obs in study.observations:
-            uptake = graded[obs.lesion]
-            if uptake.score is None:
+        for lesion_key, graded in stored.items():
+            score = graded["score"]
+            if score is None:
                 continue
-            lesion = obs.lesion
-            score = min(uptake.score, top)
-            suv = f", SUVmax {obs.suv_max}" if obs.suv_max is not None else ""
-            shown = [FLAG_SHORT.get(flag, flag) for flag in uptake.flags]
-            flags = f" · {', '.join(shown)}" if shown else ""
-            title = (
-                f"{names.get(lesion, lesion)}{heading}{uptake.score} ({uptake.source}){suv}{flags}"
-            )
-            key = (lesion, tracer)
-            cell = Cell(cell_x, 0, uptake.score, palette[score], ink[score], title, study.id)
-            if key in scores:
-                scores[key].append(cell)
-            else:
-                scores[key] = [cell]
+            lesion = int(lesion_key)
+            suv_max = patient.suv_max.get((study.id, lesion))
+            suv = f", SUVmax {suv_max}" if suv_max is not None else ""
+            named = [FLAG_SHORT.get(flag, flag) for flag in graded["flags"]]
+            flags = f" · {', '.join(named)}" if named else ""
+            title = f"{names.get(lesion, lesion)}{heading}{score} ({graded['source']}){suv}{flags}"
+            cell = Cell(cell_x, f"{tone}{min(score, top)}", score, title)
+            scores.setdefault((lesion, tracer), []).append(cell)
     rows: list[Row] = []
     row_top = lane_y[-1] + 30
     y = row_top
@@ -358,8 +367,6 @@ def build_timeline(
     for lesion in sorted({lesion for lesion, _ in scores}):
         for index, tracer in enumerate(("SSTR", "FDG")):
             cells = scores.get((lesion, tracer), [])
-            for cell in cells:
-                cell.y = y
             name = str(names.get(lesion, lesion))
             rows.append(
                 Row(
@@ -415,111 +422,3 @@ def _study_name(study: StudyIn) -> str:
     if study.post_therapy:
         return "177Lu SPECT" if study.tracer == "lu177_dotatate" else "Post-therapy scan"
     return f"{study.tracer_class} {study.modality.replace('_', '/').upper()}"
-
-
-# --- Markup -----------------------------------------------------------------------------------
-# The SVG is written here rather than in a template: a record of 24 studies x 40 lesions has
-# about a thousand cells, and a template would evaluate some 150,000 variable nodes for them.
-# Every text is escaped (``html.escape``, as the template's autoescape); numbers are written as
-# the template wrote them (``str``). Each focusable part keeps its tabindex, role and aria-label,
-# with the same text as its <title> tooltip.
-
-_SHAPES = {
-    "sstr": '<rect x="-6" y="-6" width="12" height="12" transform="rotate(45)" fill="#2c6a94"/>',
-    "fdg": '<circle r="7" fill="#e35a14"/>',
-    "spect": '<rect x="-6" y="-6" width="12" height="12" fill="#1f7a3a"/>',
-}
-_ANATOMIC_SHAPE = '<rect x="-1.5" y="-7" width="3" height="14" fill="#4a4f57"/>'
-
-
-def render_svg(timeline: Timeline) -> SafeString:
-    """The <svg> element of the timeline (the template adds the figure and the legend)."""
-    if timeline.empty:
-        return mark_safe("")  # noqa: S308 - a constant
-    out: list[str] = []
-    add = out.append
-    t = timeline
-    add(
-        f'<svg viewBox="0 0 {t.width} {t.height}" width="100%" role="group" '
-        'aria-label="SSTR and FDG phenotype timeline" xmlns="http://www.w3.org/2000/svg" '
-        'font-family="system-ui, sans-serif">\n'
-        f'<line x1="{t.plot_left}" x2="{t.plot_right}" y1="{t.axis_y}" y2="{t.axis_y}" '
-        'stroke="#1b1f24"/>\n'
-    )
-    for x, label in t.ticks:
-        add(
-            f'<g transform="translate({x},{t.axis_y})"><line y1="0" y2="-5" stroke="#1b1f24"/>'
-            f'<line y1="0" y2="{t.height}" stroke="#eceff3"/>'
-            f'<text y="-9" text-anchor="middle" font-size="12">{escape(label)}</text></g>\n'
-        )
-    for name, y in t.lanes:
-        add(
-            f'<g transform="translate({t.plot_left},{y})">'
-            f'<text x="-8" y="4" text-anchor="end" font-size="13" font-weight="600">'
-            f"{escape(name)}</text>"
-            f'<line x1="0" x2="{t.plot_width}" y1="12" y2="12" stroke="#e3e7ec"/></g>\n'
-        )
-    for band in t.bands:
-        title = escape(band.title)
-        add(
-            f'<g class="band" transform="translate({band.x},{band.y})" tabindex="0" role="img" '
-            f'aria-label="{title}"><title>{title}</title>'
-            f'<rect width="{band.width}" height="16" rx="2" fill="{escape(band.fill)}" '
-            'stroke="#8a9099" stroke-width=".5"/>'
-            f'<text x="4" y="12" font-size="11">{escape(band.label)}</text>'
-        )
-        for dx, tick in band.ticks:
-            add(
-                f'<line x1="{dx}" x2="{dx}" y1="-2" y2="18" stroke="#1f7a3a" stroke-width="2.5">'
-                f"<title>{escape(tick)}</title></line>"
-            )
-        add("</g>\n")
-    for mark in t.marks:
-        title = escape(mark.title)
-        add(
-            f'<g class="mark mark-{escape(mark.kind)}" transform="translate({mark.x},{mark.y})" '
-            f'tabindex="0" role="img" aria-label="{title}"><title>{title}</title>'
-            f"{_SHAPES.get(mark.kind, _ANATOMIC_SHAPE)}</g>\n"
-        )
-    for alert in t.alerts:
-        text = escape(alert.text)
-        add(
-            f'<g class="alert" transform="translate({alert.x},{alert.y})" tabindex="0" '
-            f'role="img" aria-label="Alert: {text}"><title>{text}</title>'
-            '<text x="-10" y="4" text-anchor="end" font-size="12" font-weight="700" '
-            f'fill="#b3261e">▲ {escape(alert.label)}</text></g>\n'
-        )
-    for badge in t.badges:
-        title, text = escape(badge.title), escape(badge.text)
-        add(
-            f'<g class="badge badge-{escape(badge.tone)}" transform="translate({badge.x},'
-            f'{badge.y})" tabindex="0" role="img" aria-label="{text}: {title}">'
-            f'<title>{title}</title><rect x="-6" y="-10" width="{badge.width}" height="20" '
-            f'rx="3"/><text x="{badge.middle}" y="4" text-anchor="middle" font-size="12" '
-            f'font-weight="700">{text}</text></g>\n'
-        )
-    for row in t.rows:
-        add(f'<g class="lesion-row" transform="translate({t.plot_left},{row.y})">')
-        if row.first:
-            flagged = " flagged" if row.biopsy_target or row.new else ""
-            add(
-                '<text x="-40" y="14" text-anchor="end" font-size="12.5" '
-                f'class="lesion-label{flagged}"><title>{escape(row.title)}</title>'
-                f"{'▲ ' if row.new else ''}{escape(row.label)}"
-                f"{' ◎ biopsy target' if row.biopsy_target else ''}</text>"
-            )
-        add(
-            '<text x="-6" y="14" text-anchor="end" font-size="9.5" fill="#5b6470">'
-            f"{escape(row.tracer)}</text></g>\n"
-        )
-        for cell in row.cells:
-            title = escape(cell.title)
-            add(
-                f'<g class="cell" transform="translate({cell.x},{row.y})" tabindex="0" '
-                f'role="img" aria-label="{title}"><title>{title}</title>'
-                f'<rect x="-9" y="2" width="18" height="18" fill="{cell.fill}" stroke="#ffffff" '
-                'stroke-width="1"/><text y="15" text-anchor="middle" font-size="11" '
-                f'font-weight="600" fill="{cell.text}">{cell.score}</text></g>\n'
-            )
-    add("</svg>")
-    return mark_safe("".join(out))  # noqa: S308 - every text above is escaped

@@ -1,16 +1,16 @@
 """Browser pages for patients: the list, and the patient page with the phenotype timeline.
 
 Every page reads what the workers stored (phenotype and response with their status); what the
-patient page shows, and the cache of its sections, are in ``apps.patients.page``. Every read of
-patient data writes an access event.
+patient page shows is in ``apps.patients.page``. Every read of patient data writes an access
+event.
 """
 
 from __future__ import annotations
 
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
-from django.db.models import Prefetch, Q
-from django.db.models.expressions import RawSQL
+from django.db.models import BooleanField, ExpressionWrapper, F, Prefetch, Q
+from django.db.models.fields.json import KT
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
@@ -18,26 +18,18 @@ from django.views.decorators.http import require_GET
 from apps.core.access import record_access
 from apps.decisions.models import Case, Decision
 from apps.patients.models import Patient, PrimarySite
-from apps.patients.page import SLOTS, fill_slots, labelled, page_header, page_sections
+from apps.patients.page import labelled, patient_page_context, patient_studies
 from apps.scoring import services as scoring
 
 PAGE_SIZE = 25
-# The latest timepoint's NETPET grade and whether its findings block, read off the stored JSON.
-_LATEST_GRADE = RawSQL(
-    "SELECT a.result -> 'timepoints' -> -1 -> 'netpet' ->> 'pattern' "
-    "FROM scoring_phenotypeassessment a WHERE a.patient_id = patients_patient.id",
-    [],
-)
-_LATEST_LABEL = RawSQL(
-    "SELECT a.result -> 'timepoints' -> -1 -> 'netpet' ->> 'grade' "
-    "FROM scoring_phenotypeassessment a WHERE a.patient_id = patients_patient.id",
-    [],
-)
-_BLOCKING = RawSQL(
-    "SELECT coalesce(a.result -> 'timepoints' -> -1 -> 'prrt_support' ->> 'overall', '') "
-    "= 'blocking_findings_present' "
-    "FROM scoring_phenotypeassessment a WHERE a.patient_id = patients_patient.id",
-    [],
+# The latest timepoint's NETPET pattern and grade, and whether its findings block: read off the
+# worker's stored ``latest_timepoint(result)`` (apps.scoring.models), the one the patient page
+# shows. No assessment yet: NULL (sorted last, matching no grade and no blocking filter).
+_LATEST = {"latest": F("phenotype_assessment__latest_timepoint")}
+_LATEST_GRADE = KT("latest__netpet__pattern")
+_LATEST_LABEL = KT("latest__netpet__grade")
+_BLOCKING = ExpressionWrapper(
+    Q(latest__prrt_support__overall="blocking_findings_present"), output_field=BooleanField()
 )
 SORTS = {
     "name": ("family_name", "given_name", "id"),
@@ -57,7 +49,7 @@ def patient_list(request: HttpRequest) -> HttpResponse:
     """Search by MRN or name, filter by primary site, latest NETPET pattern, blocking findings
     and listing at a meeting; sort; paginate. The form keeps what was chosen."""
     params = request.GET
-    patients = Patient.objects.annotate(
+    patients = Patient.objects.alias(**_LATEST).annotate(
         latest_grade=_LATEST_GRADE, latest_label=_LATEST_LABEL, blocking=_BLOCKING
     )
     query = params.get("q", "").strip()
@@ -107,49 +99,26 @@ def patient_list(request: HttpRequest) -> HttpResponse:
 )
 def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """The patient page: the SSTR/FDG phenotype timeline, the current decision-support findings,
-    RECIST/PERCIST tables and tumour markers, with the status of the assessment.
-
-    The status line, the links the reader may follow, the studies and the tumour-board cases are
-    read for every view; the rest comes from the cache of rendered sections (``page_sections``).
-    """
-    patient, version, assessment, studies, has_cases = page_header(pk)
+    RECIST/PERCIST tables and tumour markers, with the status of the assessment; the patient's
+    studies and its tumour-board cases."""
+    patient = get_object_or_404(Patient, pk=pk)
     record_access(request, [patient.pk], "view_patient_page")
-    header = labelled(
-        {
-            "patient": patient.pk,
-            "status": scoring.status_of(version, assessment, scoring.rules_fingerprint()),
-            "computed_at": assessment.computed_at.isoformat() if assessment else None,
-            "rules_version": assessment.rules_version if assessment else None,
-        }
-    )
-    sections = page_sections(patient, version, assessment, header["status"])
-    cases: list[Case] = []
-    if has_cases:
-        cases = list(
-            Case.objects.filter(patient=patient)
-            .select_related("meeting")
-            .prefetch_related(
-                Prefetch("decisions", queryset=Decision.objects.order_by("decided_at", "id"))
-            )
-            .order_by("-meeting__held_on", "-id")
+    cases = list(
+        Case.objects.filter(patient=patient)
+        .select_related("meeting")
+        .prefetch_related(
+            Prefetch("decisions", queryset=Decision.objects.order_by("decided_at", "id"))
         )
+        .order_by("-meeting__held_on", "-id")
+    )
     for case in cases:
         decisions = list(case.decisions.all())
         case.latest_decision = decisions[-1] if decisions else None  # type: ignore[attr-defined]
-    response = render(
+    return render(
         request,
         "patients/detail.html",
-        {
-            "patient": patient,
-            "phenotype": header,
-            "pathology": sections["pathology"],
-            "sections": SLOTS,
-            "studies": studies,
-            "cases": cases,
-        },
+        {**patient_page_context(patient), "studies": patient_studies(patient), "cases": cases},
     )
-    response.content = fill_slots(response.content, sections)
-    return response
 
 
 @require_GET

@@ -24,8 +24,6 @@ from typing import Any
 from django.db import models
 from django.utils import timezone
 
-from apps.patients.models import Patient
-
 
 def latest_timepoint(phenotype: Mapping[str, Any]) -> dict[str, Any] | None:
     """The one timepoint NETboard calls "latest", on every page and in every filter: the last
@@ -34,8 +32,9 @@ def latest_timepoint(phenotype: Mapping[str, Any]) -> dict[str, Any] | None:
 
     An SSTR PET read after the last FDG PET therefore does not hide the grades of that last
     dual-tracer timepoint (the pages say which studies the grades come from). The worker stores
-    its value with the result (``PhenotypeAssessment.latest_timepoint``) for the list's filters
-    and the agenda; pages showing a whole phenotype body (or a decision's snapshot) call it.
+    its grades with the result (``PhenotypeAssessment.latest_timepoint``, ``latest_grades``) for
+    the list's filters and the agenda; pages showing a whole phenotype body (or a decision's
+    snapshot) call it.
     """
     timepoints = phenotype.get("timepoints") or []
     for timepoint in reversed(timepoints):
@@ -44,9 +43,32 @@ def latest_timepoint(phenotype: Mapping[str, Any]) -> dict[str, Any] | None:
     return dict(timepoints[-1]) if timepoints else None
 
 
+def latest_grades(phenotype: Mapping[str, Any]) -> dict[str, Any] | None:
+    """What ``PhenotypeAssessment.latest_timepoint`` stores of ``latest_timepoint(phenotype)``:
+    its dates and grades, with the same keys, so that the list's filters and the agenda read
+    the latest grades without the whole timepoint (its lesions are most of its size)."""
+    timepoint = latest_timepoint(phenotype)
+    if timepoint is None:
+        return None
+    netpet = timepoint.get("netpet") or {}
+    return {
+        "sstr_performed_on": timepoint.get("sstr_performed_on"),
+        "fdg_performed_on": timepoint.get("fdg_performed_on"),
+        "provisional": timepoint.get("provisional"),
+        "grading_order": timepoint.get("grading_order"),
+        "netpet": {"grade": netpet.get("grade"), "pattern": netpet.get("pattern")},
+        "karfis": {"group": (timepoint.get("karfis") or {}).get("group")},
+        "zidan": {"group": (timepoint.get("zidan") or {}).get("group")},
+        "prrt_support": {"overall": (timepoint.get("prrt_support") or {}).get("overall")},
+    }
+
+
 class InputVersion(models.Model):
     patient = models.OneToOneField(
-        Patient, on_delete=models.CASCADE, primary_key=True, related_name="input_version"
+        "patients.Patient",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="input_version",
     )
     version = models.BigIntegerField(default=1)
     changed_at = models.DateTimeField(default=timezone.now)
@@ -65,7 +87,10 @@ class InputVersion(models.Model):
 
 class PhenotypeAssessment(models.Model):
     patient = models.OneToOneField(
-        Patient, on_delete=models.CASCADE, primary_key=True, related_name="phenotype_assessment"
+        "patients.Patient",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="phenotype_assessment",
     )
     result = models.JSONField()
     # DOMAIN.md §7-§9 over the patient's whole history (API.md ``response/``): computed with
@@ -75,8 +100,9 @@ class PhenotypeAssessment(models.Model):
     # lesion id (both as strings), ``{"score", "source", "computed", "flags"}``. The pages read
     # the per-lesion scores from here (the timeline), never by running the rules themselves.
     uptake = models.JSONField(default=dict)
-    # ``latest_timepoint(result)``, stored with it so the patient list can filter and sort by the
-    # latest grades and the agenda can show them without reading every whole result.
+    # ``latest_grades(result)``: the grades of ``latest_timepoint(result)``, stored with it so the
+    # patient list can filter and sort by them and the agenda show them without reading every
+    # whole result.
     latest_timepoint = models.JSONField(null=True, blank=True)
     rules_version = models.CharField(max_length=16)
     rules_fingerprint = models.CharField(max_length=64)

@@ -1,17 +1,23 @@
-"""Worker tasks of the scoring engine. They take a patient id only, never patient data, and are
-safe to run twice (see apps.scoring.services)."""
+"""Worker tasks of the scoring engine. They take patient ids only, never patient data, are safe
+to run twice (see apps.scoring.services), and compute and store results: they render nothing.
+
+- ``recompute_patient``: one patient, after a write of its inputs;
+- ``regrade_chunk``: a chunk of patients, sent by the sweeper and ``manage.py regrade`` (after a
+  rules or thresholds change: the whole cohort), loaded, computed and stored in bulk;
+- ``sweep_stale``: run by beat, queues every stale patient.
+
+Time limits: CELERY_TASK_TIME_LIMIT for each (a chunk of NETBOARD_REGRADE_CHUNK patients takes
+well under a second).
+"""
 
 from __future__ import annotations
 
-import logging
+from collections import Counter
 
 from celery import shared_task
 from django.db import OperationalError
 
 from apps.scoring import services
-from apps.scoring.signals import assessment_stored
-
-logger = logging.getLogger(__name__)
 
 
 @shared_task(
@@ -23,24 +29,22 @@ logger = logging.getLogger(__name__)
     max_retries=5,
 )
 def recompute_patient(patient_id: int) -> str:
-    """Recompute one patient's phenotype assessment (time limits: CELERY_TASK_TIME_LIMIT).
+    """Recompute one patient's phenotype assessment."""
+    return services.recompute_phenotype(int(patient_id))
 
-    Once a result is stored (or confirmed for new inputs), ``assessment_stored`` lets other apps
-    prepare what they show of it (the patient page renders its sections into the cache), so the
-    first view after a change is as fast as any. What they do can never fail the task."""
-    outcome = services.recompute_phenotype(int(patient_id))
-    if outcome in ("written", "confirmed"):
-        for receiver, error in assessment_stored.send_robust(
-            sender=recompute_patient, patient_id=int(patient_id)
-        ):
-            if isinstance(error, Exception):
-                logger.warning(
-                    "after-store step %s failed for patient %s: %s",
-                    getattr(receiver, "__qualname__", receiver),
-                    int(patient_id),
-                    type(error).__name__,
-                )
-    return outcome
+
+@shared_task(
+    name="scoring.regrade_chunk",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def regrade_chunk(patient_ids: list[int]) -> dict[str, int]:
+    """Recompute the assessments of a chunk of patients in bulk; the count of each outcome."""
+    outcomes = services.assessments_recompute(patient_ids=[int(pid) for pid in patient_ids])
+    return dict(Counter(outcomes.values()))
 
 
 @shared_task(name="scoring.sweep_stale", acks_late=True, ignore_result=True)

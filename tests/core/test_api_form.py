@@ -1,11 +1,12 @@
-"""ApiForm: a page form validates and saves through the API serializer, keeps what was typed,
-and puts each error at its field."""
+"""ApiForm: a page form takes its fields from the API serializer, validates and saves through
+it, keeps what was typed, and puts each error at its field."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.http import QueryDict
 
 from apps.core.forms import ApiForm
@@ -20,6 +21,44 @@ class PatientForm(ApiForm):
     serializer_class = PatientSerializer
     model = Patient
     field_names = ["mrn", "family_name", "given_name", "birth_date", "sex", "height_cm"]
+
+
+class DerivedForm(ApiForm):
+    serializer_class = PatientSerializer
+    model = Patient
+    exclude = ("ppgl_cluster",)
+
+
+class RelabelledForm(DerivedForm):
+    labels = {"mrn": "MRN"}
+
+
+def test_the_fields_are_the_serializers_writable_ones_in_its_order_less_the_excluded() -> None:
+    expected = [
+        "mrn",
+        "family_name",
+        "given_name",
+        "birth_date",
+        "sex",
+        "height_cm",
+        "weight_kg",
+        "primary_site",
+        "histology",
+    ]  # not id, created_at, updated_at (read-only) nor ppgl_cluster (excluded)
+    assert DerivedForm.field_names == expected
+    assert list(DerivedForm().fields) == expected
+    assert RelabelledForm.field_names == expected  # inherited, not derived again
+    assert RelabelledForm()["mrn"].label == "MRN"
+    assert PatientForm.field_names[-1] == "height_cm"  # a list set by the form is kept
+
+
+def test_excluding_a_name_the_serializer_does_not_take_is_refused() -> None:
+    with pytest.raises(ImproperlyConfigured, match="created_at"):
+
+        class Wrong(ApiForm):
+            serializer_class = PatientSerializer
+            model = Patient
+            exclude = ("created_at",)
 
 
 def posted(**values: Any) -> QueryDict:

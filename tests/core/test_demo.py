@@ -6,7 +6,7 @@ import pytest
 from django.apps import apps
 from django.core.management import call_command
 
-from apps.core.demo import COHORT
+from apps.demo.cohort import COHORT
 from apps.patients.models import Patient
 
 pytestmark = pytest.mark.django_db

@@ -21,6 +21,7 @@ from apps.decisions import services
 from apps.decisions.models import Case, Decision
 from apps.imaging.models import Observation
 from apps.patients.models import Patient
+from apps.patients.services import record_save
 from apps.scoring import services as scoring
 from apps.scoring.models import InputVersion, PhenotypeAssessment
 from tests.decisions.test_meeting_pages import client_for, committed, graded_patient, html_of
@@ -79,7 +80,7 @@ def change_fdg(patient: Patient, suv: str) -> None:
             study__patient=patient, study__tracer="f18_fdg"
         ):
             observation.suv_max = Decimal(suv)
-            observation.save()
+            record_save(record=observation)
 
 
 def stored_grade(patient: Patient) -> str:

@@ -2,21 +2,36 @@ from __future__ import annotations
 
 import pytest
 from django.db import ProgrammingError, connection, transaction
+from django.utils import timezone
 
 from apps.decisions import services
 from apps.decisions.models import Decision
+from apps.scoring.models import PhenotypeAssessment
 from tests.factories import CaseFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
 
+SHOWN = {"timepoints": [{"netpet": {"grade": "P1"}}]}
+
+
 def record(sign: bool) -> Decision:
+    """A decision on a case whose patient has the stored result ``SHOWN``: its snapshot."""
+    case = CaseFactory()
+    PhenotypeAssessment.objects.create(
+        patient=case.patient,
+        result=SHOWN,
+        rules_version="test",
+        rules_fingerprint="test",
+        inputs_digest="test",
+        inputs_version=1,
+        computed_at=timezone.now(),
+    )
     return services.decision_record(
-        case=CaseFactory(),
+        case=case,
         recommendation="prrt",
         rationale="All lesions Krenning 4, no FDG-avid disease.",
         decided_by=UserFactory(),
-        phenotype_snapshot={"timepoints": [{"netpet": {"grade": "P1"}}]},
         sign=sign,
     )
 
@@ -52,8 +67,10 @@ def test_signed_decision_is_refused_by_the_database_too() -> None:
     ):
         with pytest.raises(ProgrammingError), transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(sql, [decision.pk])
+    signed_snapshot = decision.phenotype_snapshot
+    assert signed_snapshot["timepoints"] == SHOWN["timepoints"]
     decision.refresh_from_db()
-    assert decision.phenotype_snapshot == {"timepoints": [{"netpet": {"grade": "P1"}}]}
+    assert decision.phenotype_snapshot == signed_snapshot
 
 
 def test_snapshot_and_author_are_not_editable_on_a_draft() -> None:

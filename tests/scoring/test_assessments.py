@@ -21,6 +21,7 @@ from apps.core.models import AccessEvent
 from apps.decisions.models import Decision
 from apps.imaging.models import ImagingStudy, Lesion, Observation
 from apps.patients.models import Biomarker, Pathology, Patient, Treatment, TreatmentCycle
+from apps.patients.services import record_save
 from apps.scoring import services
 from apps.scoring.models import InputVersion, PhenotypeAssessment
 from apps.scoring.serializers import PhenotypeSerializer
@@ -296,7 +297,7 @@ def test_a_changed_input_gives_a_new_result() -> None:
     fdg_obs = Observation.objects.get(lesion=lesion, study__tracer="f18_fdg")
     fdg_obs.fdg_visual = "positive"
     with committed():
-        fdg_obs.save()
+        record_save(record=fdg_obs)  # the write path of every page and the API
     latest = PhenotypeAssessment.objects.get(patient=patient)
     assert latest.computed_at > first.computed_at
     assert latest.inputs_digest != first.inputs_digest

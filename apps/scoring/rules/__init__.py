@@ -2,6 +2,37 @@
 
 Takes plain frozen dataclasses (``inputs``) and returns plain results with their reasons; nothing
 here knows Django, Celery or HTTP.
+
+Index: rule → function → section of docs/clinical-rules.md.
+
+==========================================  =================================================  ====
+Rule                                        Function                                           §
+==========================================  =================================================  ====
+Tracer classes, therapeutic tracers         ``tracers.TRACER_CLASS``, ``THERAPEUTIC_TRACERS``  §1
+Dual-tracer timepoints (SSTR + FDG PET)     ``pairing.pair_timepoints``                        §1
+Uptake grade (modified Krenning scale)      ``uptake.study_references``, ``uptake.grade``      §2
+Which score counts; ungradable; exactness   ``uptake.grade``, ``uptake.DECIMAL_CONTEXT``       §2.1
+Positivity above background / liver         ``Uptake.positive_background``/``positive_liver``  §3
+Graded lesions, lesion statuses             ``phenotype._LesionPass``                          §4
+Dual-tracer grading of a timepoint          ``dualtracer.grade_timepoint``                     §4
+NETPET P0-P5                                ``netpet.netpet_lesions``, ``netpet.pattern_of``   §4.1
+Karfis C1-C3                                ``groups.karfis``                                  §4.2
+Zidan groups 1-4                            ``groups.zidan``                                   §4.3
+SSTR expression and heterogeneity           ``expression.sstr_expression``                     §5
+PRRT decision-support findings              ``findings.prrt_support``                          §6
+Theranostic concordance (post-177Lu SPECT)  ``theranostic.theranostic``                        §7
+Series, baselines, new lesions              ``series.build_series``, ``series.new_lesions``    §8
+RECIST 1.1                                  ``recist.recist_series``                           §8
+PERCIST 1.0                                 ``percist.percist_series``                         §8
+SSTR PET (descriptive)                      ``sstr_response.sstr_series``                      §8
+Dual-tracer evolution and its alerts        ``evolution.dual_tracer_evolution``                §8
+Biomarkers                                  ``biomarkers.biomarker_series``                    §8
+Disease-specific notes                      ``notes.disease_notes``                            §9
+Settings and their defaults                 ``inputs.Thresholds``                              §10
+==========================================  =================================================  ====
+
+The entry points are ``phenotype.assess_phenotype`` (§1-§6) and ``response.assess_response``
+(§7-§9); every result carries ``version.RULES_VERSION`` and the thresholds it was computed with.
 """
 
 from __future__ import annotations

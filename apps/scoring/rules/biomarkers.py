@@ -13,9 +13,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any
 
-from .inputs import BiomarkerIn
+from .inputs import JSON, BiomarkerIn
 
 RISING_SHARE = Decimal("0.25")
 MIN_VALUES_FOR_DOUBLING = 3
@@ -39,7 +38,7 @@ def _doubling_time_days(points: list[tuple[int, Decimal]]) -> float | None:
     return round(math.log(2) / slope, 1)
 
 
-def biomarker_series(measurements: Iterable[BiomarkerIn]) -> list[dict[str, Any]]:
+def biomarker_series(measurements: Iterable[BiomarkerIn]) -> list[JSON]:
     """Every series, ordered by analyte then unit; independent of the input order."""
     series: dict[tuple[str, str], list[BiomarkerIn]] = {}
     for m in measurements:

@@ -1,4 +1,5 @@
-"""Dual-tracer grading of one timepoint: NETPET, Karfis, Zidan (DOMAIN.md §4, seed Table 1).
+"""Dual-tracer grading of one timepoint: NETPET, Karfis, Zidan (docs/clinical-rules.md §4, seed
+Table 1).
 
 Works on the *graded lesions* only: lesions with a score on both the SSTR PET and the FDG PET
 (``phenotype`` decides which lesions those are). Every result carries its grade, suitability
@@ -8,11 +9,11 @@ wording, the lesions that decided it, the thresholds used, provisional/complete 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, NamedTuple
 
 from .groups import NOT_CLASSIFIABLE, ZidanClasses, group_result, karfis, zidan
-from .inputs import Thresholds
+from .inputs import JSON, Thresholds
 from .netpet import (
     P2,
     P3,
@@ -27,10 +28,9 @@ from .netpet import (
 from .netpet import reason as netpet_reason
 from .wording import LesionNames
 
-JSON = dict[str, Any]
 
-
-class DualTracer(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class DualTracer:
     """The three gradings of a timepoint plus what §6 builds on."""
 
     netpet: JSON
@@ -107,8 +107,20 @@ def grade_timepoint(
     used = thresholds_used(thresholds)
     if not graded:
         reason = "No lesion was graded on both the SSTR PET and the FDG PET."
-        results = _ungraded(NOT_CLASSIFIABLE, reason, provisional, used, zidan_note)
-        return DualTracer(*results, None, NOT_CLASSIFIABLE, None, [], [[], [], [], [], [], []], [])
+        netpet_result, karfis_result, zidan_result = _ungraded(
+            NOT_CLASSIFIABLE, reason, provisional, used, zidan_note
+        )
+        return DualTracer(
+            netpet=netpet_result,
+            karfis=karfis_result,
+            zidan=zidan_result,
+            pattern=None,
+            grade=NOT_CLASSIFIABLE,
+            biopsy_target=None,
+            unknown_comparison=[],
+            by_pattern=[[] for _ in PATTERNS],
+            discordant=[],
+        )
 
     lesions = netpet_lesions(graded, sstr_liver, fdg_liver, thresholds.netpet_equal_tolerance)
     pattern_index, suffix = grade_of(lesions)

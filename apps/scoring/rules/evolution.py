@@ -16,13 +16,10 @@ Readings of DOMAIN.md where it leaves room:
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
-from .inputs import PatientIn
+from .inputs import JSON, PatientIn
 from .scale import ABOVE_BACKGROUND, ABOVE_LIVER
 from .wording import LesionNames, is_are
-
-JSON = dict[str, Any]
 
 NEW_FDG_POSITIVE_SSTR_NEGATIVE = "new_fdg_positive_sstr_negative"
 FDG_RESOLVED = "fdg_resolved"

@@ -1,32 +1,34 @@
-"""SSTR expression and heterogeneity of one SSTR study (DOMAIN.md §5)."""
+"""SSTR expression and heterogeneity of one SSTR study (docs/clinical-rules.md §5)."""
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from dataclasses import dataclass, field
 
-from .inputs import ObservationIn, Thresholds
+from .inputs import JSON, ObservationIn, Thresholds
 from .wording import count, is_are
 
 KRENNING_SCORES = range(5)  # Krenning 0-4
 
 
-class SstrTally(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class SstrTally:
     """The SSTR study's evaluable lesions (those with a score), in lesion-id order.
 
     Gathered by ``phenotype`` in its one pass over a timepoint's lesions; every list is appended
     to in that pass, lesion by lesion.
     """
 
-    counts: list[int]  # lesions per Krenning score 0-4
-    evaluable: list[ObservationIn]
-    low: list[int]  # lesion ids at Krenning 0-2 (below ABOVE_LIVER)
-    marked: list[ObservationIn]  # marked ``target``
+    counts: list[int] = field(default_factory=lambda: [0, 0, 0, 0, 0])  # per Krenning score 0-4
+    evaluable: list[ObservationIn] = field(default_factory=list)
+    low: list[int] = field(default_factory=list)  # lesion ids at Krenning 0-2 (below ABOVE_LIVER)
+    marked: list[ObservationIn] = field(default_factory=list)  # marked ``target``
 
 
-class Expression(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Expression:
     """The §5 summary (JSON) and the lesions §6 builds its findings on."""
 
-    summary: dict[str, Any]
+    summary: JSON
     evaluable: int
     low_lesions: list[int]  # Krenning <= 2
     heterogeneous_lesions: list[int]  # heterogeneous target lesions
@@ -46,7 +48,7 @@ def sstr_expression(tally: SstrTally, thresholds: Thresholds) -> Expression:
     left out; not seen counts as 0), whether paired with an FDG PET or not. "More than half" is
     strict, "≥ 50%" inclusive, and empty sets give false (DOMAIN.md §2.1).
     """
-    counts, evaluable, low, marked = tally
+    counts, evaluable, low, marked = tally.counts, tally.evaluable, tally.low, tally.marked
     n = len(evaluable)
     adequate = n - len(low)
     majority_low = len(low) > thresholds.majority_low_share * n
@@ -77,4 +79,10 @@ def sstr_expression(tally: SstrTally, thresholds: Thresholds) -> Expression:
         "heterogeneous_lesions": heterogeneous_ids,
         "reason": reason,
     }
-    return Expression(summary, n, low, heterogeneous_ids, len(targets))
+    return Expression(
+        summary=summary,
+        evaluable=n,
+        low_lesions=low,
+        heterogeneous_lesions=heterogeneous_ids,
+        targets=len(targets),
+    )

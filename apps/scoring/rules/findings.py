@@ -1,4 +1,4 @@
-"""PRRT decision-support summary of one timepoint (DOMAIN.md §6).
+"""PRRT decision-support summary of one timepoint (docs/clinical-rules.md §6).
 
 An ordered list of findings (the order of DOMAIN.md §6 and of API.md's finding codes), each with
 its severity, code, the lesions it concerns, its source and one sentence to read aloud. The
@@ -8,14 +8,13 @@ overall line says whether any finding blocks; it never says "eligible" or "appro
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from .dualtracer import DualTracer
 from .expression import Expression
-from .inputs import PathologyIn, Thresholds
+from .inputs import JSON, PathologyIn, Thresholds
 from .netpet import P1, P2, P3, P4
-from .scale import ABOVE_BACKGROUND, LOCAL_THERAPY_MAX_LESIONS, SCORED
-from .uptake import SCORE, ScoredStudy
+from .scale import LOCAL_THERAPY_MAX_LESIONS, SCORED
+from .uptake import ScoredStudy
 from .wording import LesionNames, count, is_are, sentence
 
 BLOCKS, CAUTION, INFO = "blocks", "caution", "info"
@@ -27,8 +26,6 @@ _LOW_WHO_GRADE = "G1"
 _FDG_AND_SSTR_POSITIVE = ("P2", "P3", "P4")
 # Same-day reports: the most severe one counts, so that the result is independent of input order.
 _WHO_GRADE_RANK = {"G1": 1, "G2": 2, "G3": 3, "NEC": 4}
-
-Finding = dict[str, Any]
 
 
 def latest_pathology(reports: Iterable[PathologyIn]) -> PathologyIn | None:
@@ -46,7 +43,7 @@ def latest_pathology(reports: Iterable[PathologyIn]) -> PathologyIn | None:
     )
 
 
-def _finding(code: str, severity: str, message: str, lesions: list[int], source: str) -> Finding:
+def _finding(code: str, severity: str, message: str, lesions: list[int], source: str) -> JSON:
     return {
         "code": code,
         "severity": severity,
@@ -66,7 +63,7 @@ def prrt_support(
     primary_site: str,
     thresholds: Thresholds,
     names: LesionNames,
-) -> dict[str, Any]:
+) -> JSON:
     """The §6 findings of one timepoint, in DOMAIN.md §6 order, and the overall line.
 
     Findings about one study use all that study's lesions; findings built on §4 use the graded
@@ -95,7 +92,7 @@ def prrt_support(
     }
 
 
-def _majority_low(expression: Expression) -> Finding | None:
+def _majority_low(expression: Expression) -> JSON | None:
     if not expression.summary["majority_low"]:
         return None
     low = expression.low_lesions
@@ -110,7 +107,7 @@ def _majority_low(expression: Expression) -> Finding | None:
     )
 
 
-def _discordant(dual: DualTracer | None, names: LesionNames) -> Finding | None:
+def _discordant(dual: DualTracer | None, names: LesionNames) -> JSON | None:
     """SSTR-negative, FDG-positive lesions under either §3 threshold set (P5/C3 or Zidan 4)."""
     if dual is None or not dual.discordant:
         return None
@@ -130,7 +127,7 @@ def _discordant(dual: DualTracer | None, names: LesionNames) -> Finding | None:
     )
 
 
-def _fdg_positive_sstr_positive(dual: DualTracer | None) -> Finding | None:
+def _fdg_positive_sstr_positive(dual: DualTracer | None) -> JSON | None:
     if dual is None or dual.pattern not in _FDG_AND_SSTR_POSITIVE:
         return None
     by_pattern = dual.by_pattern
@@ -147,7 +144,7 @@ def _fdg_positive_sstr_positive(dual: DualTracer | None) -> Finding | None:
     )
 
 
-def _sstr_positive_fdg_negative(dual: DualTracer | None) -> Finding | None:
+def _sstr_positive_fdg_negative(dual: DualTracer | None) -> JSON | None:
     if dual is None or dual.pattern != "P1":
         return None
     return _finding(
@@ -161,7 +158,7 @@ def _sstr_positive_fdg_negative(dual: DualTracer | None) -> Finding | None:
     )
 
 
-def _heterogeneous(expression: Expression) -> Finding | None:
+def _heterogeneous(expression: Expression) -> JSON | None:
     if not expression.summary["heterogeneous"]:
         return None
     ids = expression.heterogeneous_lesions
@@ -175,7 +172,7 @@ def _heterogeneous(expression: Expression) -> Finding | None:
     )
 
 
-def _small_lesions(ids: list[int], thresholds: Thresholds, names: LesionNames) -> Finding | None:
+def _small_lesions(ids: list[int], thresholds: Thresholds, names: LesionNames) -> JSON | None:
     """SSTR PET lesions at Krenning 3-4 with a long axis under ``small_lesion_mm`` (§6)."""
     if not ids:
         return None
@@ -190,7 +187,7 @@ def _small_lesions(ids: list[int], thresholds: Thresholds, names: LesionNames) -
     )
 
 
-def _high_grade(pathology: PathologyIn | None, thresholds: Thresholds) -> Finding | None:
+def _high_grade(pathology: PathologyIn | None, thresholds: Thresholds) -> JSON | None:
     """WHO grade 3 or NEC, or Ki-67 above ``ki67_high``, on the latest pathology (§6)."""
     if pathology is None:
         return None
@@ -214,15 +211,15 @@ def _high_grade(pathology: PathologyIn | None, thresholds: Thresholds) -> Findin
 
 def _fdg_suvmax(
     fdg_scored: ScoredStudy | None, thresholds: Thresholds, names: LesionNames
-) -> Finding | None:
+) -> JSON | None:
     """Any scored lesion on the paired FDG PET, graded or not, above ``fdg_suvmax_prognostic``."""
     if fdg_scored is None:
         return None
     limit = thresholds.fdg_suvmax_prognostic
     ids = [
-        obs.lesion
-        for obs in fdg_scored.observations
-        if obs.state == SCORED and (suv := obs.suv_max) is not None and suv > limit
+        lesion
+        for lesion, obs in fdg_scored.observations.items()
+        if obs.state == SCORED and obs.suv_max is not None and obs.suv_max > limit
     ]
     if not ids:
         return None
@@ -238,15 +235,11 @@ def _fdg_suvmax(
 
 def _grade_fdg_discordance(
     fdg_scored: ScoredStudy | None, pathology: PathologyIn | None, names: LesionNames
-) -> Finding | None:
+) -> JSON | None:
     """WHO G1 but an FDG-positive lesion (above background) on the paired FDG PET (§6)."""
     if fdg_scored is None or pathology is None or pathology.who_grade != _LOW_WHO_GRADE:
         return None
-    ids = [
-        obs.lesion
-        for obs, grade in zip(fdg_scored.observations, fdg_scored.grades, strict=True)
-        if grade[SCORE] is not None and grade[SCORE] >= ABOVE_BACKGROUND
-    ]
+    ids = [lesion for lesion, uptake in fdg_scored.uptakes.items() if uptake.positive_background]
     if not ids:
         return None
     return _finding(
@@ -260,7 +253,7 @@ def _grade_fdg_discordance(
     )
 
 
-def _pulmonary(primary_site: str) -> Finding | None:
+def _pulmonary(primary_site: str) -> JSON | None:
     if primary_site != "lung":
         return None
     return _finding(
@@ -272,7 +265,7 @@ def _pulmonary(primary_site: str) -> Finding | None:
     )
 
 
-def _fdg_pet_missing(dual: DualTracer | None, thresholds: Thresholds) -> Finding | None:
+def _fdg_pet_missing(dual: DualTracer | None, thresholds: Thresholds) -> JSON | None:
     if dual is not None:
         return None
     return _finding(

@@ -1,4 +1,5 @@
-"""Karfis et al. (C1-C3) and Zidan et al. (groups 1-4) of one timepoint (DOMAIN.md §4.2, §4.3).
+"""Karfis et al. (C1-C3) and Zidan et al. (groups 1-4) of one timepoint (docs/clinical-rules.md
+§4.2, §4.3).
 
 Both work on the graded lesions only and differ in the positivity threshold (§3): Karfis above
 background (score ≥ 2), Zidan above liver (score ≥ 3).
@@ -7,12 +8,11 @@ background (score ≥ 2), Zidan above liver (score ≥ 3).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from dataclasses import dataclass
 
+from .inputs import JSON
 from .netpet import P0, P1, P2, P3, P4, P5
 from .wording import LesionNames, count, every, is_are
-
-JSON = dict[str, Any]
 
 NOT_CLASSIFIABLE = "not_classifiable"
 KARFIS_SUITABILITY = {"C1": "probably suitable", "C2": "probably suitable", "C3": "not suitable"}
@@ -91,7 +91,8 @@ def karfis(
     return result
 
 
-class ZidanClasses(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class ZidanClasses:
     """The graded lesions of a timepoint at the liver threshold (§3: score ≥ 3 is positive), as
     lesion ids in id order. Gathered by ``phenotype`` in its one pass over the lesions."""
 
@@ -121,7 +122,8 @@ def zidan(
     their lesions are SSTR-positive (group 3's FDG-positive ones, group 2's FDG-negative ones);
     not classifiable names those negative on both.
     """
-    graded, group_4, both_negative, both_positive = classes
+    graded, group_4 = classes.graded, classes.sstr_negative_fdg_positive
+    both_negative, both_positive = classes.negative_on_both, classes.positive_on_both
     n = len(graded)
     if group_4:
         group, ids, sstr_positive, fdg_positive = "4", group_4, False, True

@@ -1,4 +1,5 @@
-"""Plain inputs of the clinical rules: settings and one patient's record.
+"""Plain inputs of the clinical rules: settings and one patient's record (and ``JSON``, the
+type of what the rules return).
 
 The Django side builds these frozen dataclasses from the database; the rules never see a model.
 Every SUV, diameter and threshold is a ``Decimal`` so that comparisons are exact
@@ -8,10 +9,13 @@ Every SUV, diameter and threshold is a ``Decimal`` so that comparisons are exact
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
+from typing import Any
+
+# What the rules return: JSON objects (str keys; str, int, float, bool, None, lists, objects).
+JSON = dict[str, Any]
 
 # Settings that are shares or tolerances: a fraction in [0, 1] (DOMAIN.md §10).
 _FRACTION_SETTINGS = frozenset(
@@ -62,23 +66,12 @@ class Thresholds:
         return cls(**values)  # type: ignore[arg-type]  # keys and types checked above
 
     def as_dict(self) -> dict[str, float | int]:
-        """The thresholds as JSON numbers, in declaration order (stored with every result).
-
-        A new dict each time; the numbers are converted once per distinct set of thresholds
-        (a site has one, and every result carries it).
-        """
-        return _as_json(self).copy()
-
-
-@lru_cache(maxsize=64)
-def _as_json(thresholds: Thresholds) -> dict[str, float | int]:
-    # Equal thresholds convert to equal numbers (equal Decimals are the same real number), so
-    # the cache may answer for an equal instance. Never handed out: ``as_dict`` copies it.
-    return {
-        name: value if isinstance(value, int) else float(value)
-        for name in _SETTING_NAMES
-        for value in (getattr(thresholds, name),)
-    }
+        """The thresholds as JSON numbers, in declaration order (stored with every result)."""
+        values: dict[str, float | int] = {}
+        for name in _SETTING_NAMES:
+            value = getattr(self, name)
+            values[name] = value if isinstance(value, int) else float(value)
+        return values
 
 
 _SETTING_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Thresholds))
@@ -132,13 +125,6 @@ class ObservationIn:
     short_axis_mm: Decimal | None = None
     heterogeneous: bool = False
     target: bool = False
-    # ``float(suv_max)``, derived once here: the dual-tracer ratios are shown as floats and
-    # screened in floats (``netpet.netpet_lesions``). Not an input: never passed, compared or shown.
-    suv_max_float: float | None = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        suv = self.suv_max
-        object.__setattr__(self, "suv_max_float", None if suv is None else float(suv))
 
 
 @dataclass(frozen=True, slots=True)

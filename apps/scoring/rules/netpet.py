@@ -1,4 +1,5 @@
-"""NETPET grade (P0-P5) of one dual-tracer timepoint (DOMAIN.md §4.1, seed Table 1, Chan et al.).
+"""NETPET grade (P0-P5) of one dual-tracer timepoint (docs/clinical-rules.md §4.1, seed Table 1,
+Chan et al.).
 
 Works on the graded lesions only. Decimal operators here run in ``uptake.DECIMAL_CONTEXT``,
 which ``assess_phenotype`` makes current.
@@ -7,15 +8,12 @@ which ``assess_phenotype`` makes current.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
-from math import trunc
-from operator import itemgetter
-from typing import Any, NamedTuple
 
+from .inputs import JSON
 from .scale import ABOVE_BACKGROUND, SUFFIX_B_MIN_LESIONS
 from .wording import LesionNames, count, is_are
-
-JSON = dict[str, Any]
 
 PATTERNS = ("P0", "P1", "P2", "P3", "P4", "P5")  # ranked P0 lowest ... P5 highest
 P0, P1, P2, P3, P4, P5 = range(6)
@@ -37,25 +35,32 @@ SUITABILITY = {
 # that cannot be computed (§4.1).
 _RATIO_NONE, _RATIO_NUMBER, _RATIO_INFINITE = 0, 1, 2
 _ZERO = Decimal(0)
-_DISPLAY_SCALE = 10000.0  # ratios in JSON carry 4 decimals
-# Relative margin within which float TLRs do not decide a comparison (see ``netpet_lesions``):
-# ten million times their worst rounding error.
-_SCREEN = 1e-9
+_DISPLAY_SCALE = 10000.0  # TLRs and ratios in JSON carry 4 decimals
 
 
-# One graded lesion: ``(lesion, sstr_score, fdg_score, sstr_suv, fdg_suv, reader_comparison)``,
-# its scores on both studies and what the ranking needs (§4). The SUVmax is 0 when not seen (§2.1);
-# the reader's comparison is ``fdg_vs_sstr`` entered on the FDG observation. A plain tuple, not a
-# NamedTuple, for the reason given at ``uptake.Grade``: one is built per graded lesion.
-PairedLesion = tuple[
-    int, int, int, Decimal | None, Decimal | None, str | None, float | None, float | None
-]
-_LESION = itemgetter(0)  # the lesion id of a PairedLesion
-# The liver SUVmeans of a timepoint (SSTR, FDG), when both are positive.
-_Livers = tuple[Decimal, Decimal]
+@dataclass(frozen=True, slots=True)
+class PairedLesion:
+    """One graded lesion: its scores on both studies and what the comparison and the ranking
+    need (§4)."""
+
+    lesion: int
+    sstr_score: int
+    fdg_score: int
+    sstr_suv: Decimal | None  # SUVmax, 0 when not seen (§2.1)
+    fdg_suv: Decimal | None
+    reader_comparison: str | None  # ``fdg_vs_sstr``, entered on the FDG observation
 
 
-class Netpet(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Livers:
+    """The liver SUVmeans of a timepoint, when both are positive: TLR = SUVmax / liver."""
+
+    sstr: Decimal
+    fdg: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Netpet:
     """Per-lesion patterns and the representative lesion of one timepoint."""
 
     rows: list[JSON]  # API.md netpet.lesions, in lesion-id order
@@ -72,6 +77,48 @@ def netpet_lesions(
 ) -> Netpet:
     """Pattern, TLRs and comparison of every graded lesion, and the representative lesion.
 
+    Pattern: see ``pattern_of``. Ranking: see ``_rank_key``. Only the first in the ranking (the
+    representative lesion) is needed, and the pattern ranks first, so only the lesions with the
+    patient's pattern (the highest present) are ranked.
+    """
+    if not graded:
+        raise ValueError("NETPET needs at least one graded lesion")
+    livers = None
+    if sstr_liver is not None and fdg_liver is not None and sstr_liver > 0 and fdg_liver > 0:
+        livers = Livers(sstr_liver, fdg_liver)
+    rows: list[JSON] = []
+    members: list[list[PairedLesion]] = [[], [], [], [], [], []]  # the lesions of each pattern
+    unknown: list[int] = []
+    for paired in graded:
+        pattern, comparison, source = pattern_of(paired, livers, tolerance)
+        if pattern in (P2, P3, P4) and comparison is None:
+            unknown.append(paired.lesion)  # positive on both, not compared: counted as P3
+        members[pattern].append(paired)
+        tlr_sstr, tlr_fdg, ratio = _shown_tlrs(paired, livers)
+        rows.append(
+            {
+                "lesion": paired.lesion,
+                "pattern": PATTERNS[pattern],
+                "sstr_score": paired.sstr_score,
+                "fdg_score": paired.fdg_score,
+                "tlr_sstr": tlr_sstr,
+                "tlr_fdg": tlr_fdg,
+                "ratio": ratio,
+                "comparison": comparison,
+                "comparison_source": source,
+            }
+        )
+    top = max(pattern for pattern in range(len(PATTERNS)) if members[pattern])
+    first = max(members[top], key=lambda paired: _rank_key(paired, livers))
+    by_pattern = [[paired.lesion for paired in lesions] for lesions in members]
+    return Netpet(rows, by_pattern, first.lesion, unknown)
+
+
+def pattern_of(
+    paired: PairedLesion, livers: Livers | None, tolerance: Decimal
+) -> tuple[int, str | None, str | None]:
+    """The lesion's pattern, and its FDG-versus-SSTR comparison and where that came from.
+
     Pattern (§4.1, §3): SSTR-negative lesions are P5 when FDG-positive, else P0; SSTR-positive,
     FDG-negative ones P1; positive on both, P2, P3 or P4 as FDG avidity is lower than, equal to
     or higher than SSTR avidity. That comparison only decides the pattern of a lesion positive
@@ -79,113 +126,55 @@ def netpet_lesions(
 
     Comparison: the reader's entry wins; else TLR = SUVmax / liver SUVmean on each study, equal
     when ``|TLR_FDG − TLR_SSTR| ≤ tolerance × TLR_SSTR``, else lower or higher; with neither
-    (no SUVs or livers, no entry) the lesion counts as P3 and is listed as unknown. The test
-    runs exactly as ``|F·Ls − S·Lf| ≤ tolerance·S·Lf`` (both livers positive, so multiplying
-    through by ``Ls·Lf`` keeps the inequality), so no division rounds a boundary. The float
-    TLRs (needed for display anyway) screen it first: they decide only where they clear the
-    boundary by a margin far above their rounding error, which is nearly every lesion, and any
-    lesion inside that margin is decided on the Decimals, so the result is the exact one.
-
-    Ranking: see ``_rank_key``. Only the first in the ranking (the representative lesion) is
-    needed, and the pattern ranks first, so only the lesions with the patient's pattern (the
-    highest present) are ranked, after the patterns are known.
+    (no SUVs or livers, no entry) the lesion counts as P3 and its comparison is unknown. The
+    test runs exactly as ``|F·Ls − S·Lf| ≤ tolerance·S·Lf`` (both livers positive, so
+    multiplying through by ``Ls·Lf`` keeps the inequality), so no division rounds a boundary.
     """
-    livers: _Livers | None = None
-    ls = lf = _ZERO  # the livers (Ls, Lf); only used when both are positive
-    ls_inverse = lf_inverse = 0.0
-    if sstr_liver is not None and fdg_liver is not None and sstr_liver > 0 and fdg_liver > 0:
-        livers = ls, lf = (sstr_liver, fdg_liver)
-        ls_inverse, lf_inverse = 1.0 / float(sstr_liver), 1.0 / float(fdg_liver)
-    # Locals for the loop, which runs for every graded lesion.
-    scale = _DISPLAY_SCALE
-    positive = ABOVE_BACKGROUND
-    by_comparison = _BY_COMPARISON
-    tolerance_float = float(tolerance)
-    screen = _SCREEN
-    rows: list[JSON] = []
-    members: list[list[PairedLesion]] = [[], [], [], [], [], []]  # the lesions of each pattern
-    unknown: list[int] = []
-    tlr_s: float | None
-    tlr_f: float | None
-    ratio_out: float | None
-    for paired in graded:
-        lesion, s_score, f_score, s_suv, f_suv, reader, s_float, f_float = paired
-        # Both SUVs and both livers: the TLRs can be shown and the comparison computed. (The
-        # ``type: ignore`` below are for mypy, which cannot see that this means both SUVs.)
-        computable = livers is not None and s_suv is not None and f_suv is not None
-        if computable:
-            # TLRs in floats, from the SUVs' floats (``ObservationIn.suv_max_float``): for the
-            # display values and to screen the comparison below; decisions stay exact.
-            tlr_s, tlr_f = s_float * ls_inverse, f_float * lf_inverse  # type: ignore[operator]
-        else:
-            tlr_s = tlr_f = None
+    if paired.sstr_score < ABOVE_BACKGROUND:
+        return (P5 if paired.fdg_score >= ABOVE_BACKGROUND else P0), None, None
+    if paired.fdg_score < ABOVE_BACKGROUND:
+        return P1, None, None
+    reader = paired.reader_comparison
+    if reader is not None and reader in _BY_COMPARISON:
+        return _BY_COMPARISON[reader], reader, "reader"
+    s_suv, f_suv = paired.sstr_suv, paired.fdg_suv
+    if livers is None or s_suv is None or f_suv is None:
+        return P3, None, None  # unknown: counts as P3
+    f_ls, s_lf = f_suv * livers.sstr, s_suv * livers.fdg
+    if abs(f_ls - s_lf) <= tolerance * s_lf:
+        pattern = P3
+    elif f_ls > s_lf:
+        pattern = P4
+    else:
+        pattern = P2
+    return pattern, _COMPARISON_OF[pattern], "computed"
 
-        comparison = source = None
-        if s_score < positive:
-            pattern = P5 if f_score >= positive else P0
-        elif f_score < positive:
-            pattern = P1
-        elif reader in by_comparison:
-            comparison, source = reader, "reader"
-            pattern = by_comparison[reader]
-        elif computable:
-            # Computed from the SUVs: |F·Ls − S·Lf| ≤ tolerance·S·Lf is equal (see the docstring),
-            # i.e. |TLR_F − TLR_S| ≤ tolerance·TLR_S. The float TLRs carry a relative error of a
-            # few units in 2**-53, so when they clear the boundary by far more than that
-            # (``_SCREEN`` of the TLRs' size) they decide, and only a lesion within that margin
-            # (or with values too large for a float) is decided on the exact Decimals.
-            excess = abs(tlr_f - tlr_s) - tolerance_float * tlr_s  # type: ignore[operator]
-            margin = screen * (abs(tlr_f) + abs(tlr_s))  # type: ignore[arg-type]
-            if excess > margin:
-                pattern = P4 if tlr_f > tlr_s else P2  # type: ignore[operator]
-            elif excess < -margin:
-                pattern = P3
-            else:
-                f_ls, s_lf = f_suv * ls, s_suv * lf  # type: ignore[operator]
-                if abs(f_ls - s_lf) <= tolerance * s_lf:
-                    pattern = P3
-                elif f_ls > s_lf:
-                    pattern = P4
-                else:
-                    pattern = P2
-            comparison, source = _COMPARISON_OF[pattern], "computed"
-        else:
-            unknown.append(lesion)
-            pattern = P3
-        members[pattern].append(paired)
-        if computable:
-            # Display values (4 decimals, half up): every decision is made by now.
-            # math.trunc is int() on a float (same result, same errors), only cheaper to call.
-            ratio_out = trunc(tlr_f / tlr_s * scale + 0.5) / scale if s_suv else None  # type: ignore[operator]
-            tlr_s = trunc(tlr_s * scale + 0.5) / scale  # type: ignore[operator]
-            tlr_f = trunc(tlr_f * scale + 0.5) / scale  # type: ignore[operator]
-        else:
-            ratio_out = None
-        rows.append(
-            {
-                "lesion": lesion,
-                "pattern": PATTERNS[pattern],
-                "sstr_score": s_score,
-                "fdg_score": f_score,
-                "tlr_sstr": tlr_s,
-                "tlr_fdg": tlr_f,
-                "ratio": ratio_out,
-                "comparison": comparison,
-                "comparison_source": source,
-            }
-        )
-    if not rows:
-        raise ValueError("NETPET needs at least one graded lesion")
-    top = P5  # the highest pattern present
-    while top and not members[top]:
-        top -= 1
-    first = max(members[top], key=lambda paired: _rank_key(paired, livers))
-    by_pattern = [list(map(_LESION, lesions)) for lesions in members]
-    return Netpet(rows, by_pattern, first[0], unknown)
+
+def _shown_tlrs(
+    paired: PairedLesion, livers: Livers | None
+) -> tuple[float | None, float | None, float | None]:
+    """The TLRs on each study and their FDG:SSTR ratio as shown (4 decimals, half up), when
+    both SUVs and both livers are there; the ratio also needs an SSTR SUVmax above 0.
+
+    Display values only, in floats (every decision is made on the Decimals): each TLR is the
+    SUVmax's float times the float inverse of its liver, the ratio that of the unrounded TLRs.
+    """
+    s_suv, f_suv = paired.sstr_suv, paired.fdg_suv
+    if livers is None or s_suv is None or f_suv is None:
+        return None, None, None
+    tlr_sstr = float(s_suv) * (1.0 / float(livers.sstr))
+    tlr_fdg = float(f_suv) * (1.0 / float(livers.fdg))
+    ratio = _shown(tlr_fdg / tlr_sstr) if s_suv else None
+    return _shown(tlr_sstr), _shown(tlr_fdg), ratio
+
+
+def _shown(value: float) -> float:
+    """A non-negative display value rounded half up to 4 decimals."""
+    return int(value * _DISPLAY_SCALE + 0.5) / _DISPLAY_SCALE
 
 
 def _rank_key(
-    paired: PairedLesion, livers: _Livers | None
+    paired: PairedLesion, livers: Livers | None
 ) -> tuple[int, Decimal, bool, Decimal, int]:
     """Sort key (highest first) of a lesion among those with the same pattern (§4.1).
 
@@ -194,22 +183,20 @@ def _rank_key(
     (missing lowest), then the lower lesion id. The livers are the same for every lesion of the
     timepoint, so the ratio ranks as ``F·Ls / S·Lf``.
     """
-    lesion, _, _, s_suv, f_suv, _, _, _ = paired
+    s_suv, f_suv = paired.sstr_suv, paired.fdg_suv
     ratio_class, ratio = _RATIO_NONE, _ZERO
     if s_suv is not None and f_suv is not None:
         if not s_suv:
             ratio_class = _RATIO_INFINITE
         elif livers is not None:
-            ratio_class, ratio = _RATIO_NUMBER, (f_suv * livers[0]) / (s_suv * livers[1])
-    return (ratio_class, ratio, f_suv is not None, f_suv or _ZERO, -lesion)
+            ratio_class, ratio = _RATIO_NUMBER, (f_suv * livers.sstr) / (s_suv * livers.fdg)
+    return (ratio_class, ratio, f_suv is not None, f_suv or _ZERO, -paired.lesion)
 
 
 def grade_of(netpet: Netpet) -> tuple[int, str | None]:
     """The patient's pattern (the representative's, the highest present) and its a/b suffix."""
     by_pattern = netpet.by_pattern
-    pattern = P5
-    while pattern and not by_pattern[pattern]:
-        pattern -= 1
+    pattern = max((p for p in range(len(PATTERNS)) if by_pattern[p]), default=P0)
     if pattern not in (P2, P3, P4):
         return pattern, None
     many = len(by_pattern[pattern]) >= SUFFIX_B_MIN_LESIONS

@@ -8,13 +8,10 @@ there. They are context for the board, never a recommendation on their own.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
-from .inputs import PatientIn
+from .inputs import JSON, PatientIn
 from .scale import FDG, SCORED
 from .series import date_order
-
-JSON = dict[str, Any]
 
 PPGL_SITES = frozenset({"adrenal", "paraganglia"})
 PPGL_HISTOLOGY = frozenset({"pheochromocytoma", "paraganglioma"})

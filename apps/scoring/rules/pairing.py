@@ -9,6 +9,7 @@ forms no timepoint. Post-therapy studies, and any study of a therapeutic tracer 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 
 from .inputs import StudyIn, Thresholds
 from .scale import FDG, SSTR
@@ -34,8 +35,8 @@ def is_fdg_pet(study: StudyIn) -> bool:
     return _is_pre_therapy_pet(study, FDG)
 
 
-def _date_order(study: StudyIn) -> tuple[int, int]:
-    return (study.performed_on.toordinal(), study.id)
+def _date_order(study: StudyIn) -> tuple[date, int]:
+    return (study.performed_on, study.id)
 
 
 def pair_timepoints(
@@ -49,32 +50,17 @@ def pair_timepoints(
     FDG PET in the window still forms a timepoint, paired with ``None``. The list is in date order
     of the SSTR study (then study id).
     """
-    sstr: list[StudyIn] = []
-    fdg: list[StudyIn] = []
-    for study in studies:
-        # is_sstr_pet / is_fdg_pet, with the checks they share made once
-        if (
-            study.modality in PET_MODALITIES
-            and not study.post_therapy
-            and study.tracer not in THERAPEUTIC_TRACERS
-        ):
-            if study.tracer_class == SSTR:
-                sstr.append(study)
-            elif study.tracer_class == FDG:
-                fdg.append(study)
-    sstr.sort(key=_date_order)
-    fdg.sort(key=_date_order)
-    fdg_days = [(study.performed_on.toordinal(), study) for study in fdg]
-    window = thresholds.pairing_window_days
+    ordered = sorted(studies, key=_date_order)
+    sstr_pets = [study for study in ordered if is_sstr_pet(study)]
+    fdg_pets = [study for study in ordered if is_fdg_pet(study)]
     pairs: list[tuple[StudyIn, StudyIn | None]] = []
-    for sstr_study in sstr:
-        day = sstr_study.performed_on.toordinal()
+    for sstr in sstr_pets:
         best: StudyIn | None = None
-        best_gap = window + 1
-        # FDG studies are in date order, so the first one at a given distance is the earlier.
-        for fdg_day, candidate in fdg_days:
-            gap = abs(fdg_day - day)
+        best_gap = thresholds.pairing_window_days + 1
+        # FDG PETs are in date order, so the first one at a given distance is the earlier.
+        for fdg in fdg_pets:
+            gap = abs((fdg.performed_on - sstr.performed_on).days)
             if gap < best_gap:
-                best, best_gap = candidate, gap
-        pairs.append((sstr_study, best))
+                best, best_gap = fdg, gap
+        pairs.append((sstr, best))
     return pairs

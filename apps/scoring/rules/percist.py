@@ -18,15 +18,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, localcontext
-from typing import Any, Final, NamedTuple
+from typing import Final, NamedTuple
 
-from .inputs import PatientIn, StudyIn, Thresholds
+from .inputs import JSON, PatientIn, StudyIn, Thresholds
 from .scale import ABOVE_BACKGROUND, SCORED
 from .series import Series, new_lesions
 from .uptake import DECIMAL_CONTEXT, Uptake, score_study
 from .wording import LesionNames, count, is_are, sentence
-
-JSON = dict[str, Any]
 
 # Categories (API.md ``response/``), plus the two outcomes that are not a response category.
 PMD: Final = "PMD"

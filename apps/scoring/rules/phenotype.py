@@ -1,35 +1,30 @@
-"""Molecular imaging phenotype of one patient, timepoint by timepoint (DOMAIN.md §1-§6).
+"""Molecular imaging phenotype of one patient, timepoint by timepoint (docs/clinical-rules.md
+§1-§6).
 
 ``assess_phenotype`` returns the body of API.md ``GET patients/{id}/phenotype/`` without
 ``patient``, ``status`` and ``computed_at`` (the Django side adds those). Every study is scored
-once, its observations sorted by lesion once, and every list is in lesion-id or date order, so
-the result does not depend on the order of the input tuples. Each timepoint makes one pass over
-its lesions, which also gathers what §4.3, §5 and §6 read off each lesion; the rule modules then
-decide on those lists (NETPET makes its own pass over the graded lesions).
+once, and every list is in lesion-id or date order, so the result does not depend on the order
+of the input tuples. Each timepoint makes one pass over its lesions (``_LesionPass``), which
+sorts them for §4 and gathers what §4.3, §5 and §6 read off each lesion; the rule modules then
+decide on those lists.
 """
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterable, Sequence
-from decimal import localcontext
-from itertools import repeat
-from operator import attrgetter, itemgetter
-from typing import Any
+from dataclasses import dataclass, field
+from decimal import Decimal, localcontext
 
 from .dualtracer import grade_timepoint, without_fdg
 from .expression import KRENNING_SCORES, SstrTally, sstr_expression
 from .findings import latest_pathology, prrt_support
 from .groups import ZidanClasses
-from .inputs import ObservationIn, PathologyIn, PatientIn, StudyIn, Thresholds
+from .inputs import JSON, ObservationIn, PathologyIn, PatientIn, StudyIn, Thresholds
 from .netpet import PairedLesion
 from .pairing import pair_timepoints
-from .scale import ABOVE_BACKGROUND, ABOVE_LIVER, NOT_EVALUABLE
-from .uptake import DECIMAL_CONTEXT, Grade, ScoredStudy, grade_observations, study_references
+from .scale import ABOVE_LIVER, NOT_EVALUABLE, NOT_SEEN
+from .uptake import DECIMAL_CONTEXT, ScoredStudy, Uptake, score_lesions
 from .version import RULES_VERSION
 from .wording import LesionNames
-
-JSON = dict[str, Any]
 
 # Status of a lesion at a timepoint (lesion_scores[].status).
 STATUS_GRADED, STATUS_UNPAIRED, STATUS_NOT_EVALUABLE, STATUS_UNGRADABLE, STATUS_NO_FDG_PET = (
@@ -39,45 +34,17 @@ STATUS_GRADED, STATUS_UNPAIRED, STATUS_NOT_EVALUABLE, STATUS_UNGRADABLE, STATUS_
     "ungradable",
     "no_fdg_pet",
 )
-_LESION_ID = attrgetter("lesion")
-_LESION = itemgetter(0)  # of a PairedLesion
-
-# The grade of a lesion with no observation on that study: every cell of its row is empty. (A
-# source of None is outside Grade's type; this stand-in never reaches a rule.)
-_NoGrade = tuple[None, None, None, tuple[str, ...], bool, None, None]
-_NO_GRADE: _NoGrade = (None, None, None, (), False, None, None)
-
-# One lesion of a timepoint: its id, then the observation and grade on the SSTR PET and on the
-# FDG PET; ``None`` and ``_NO_GRADE`` where the lesion has no observation on that study.
-_Aligned = tuple[
-    int, ObservationIn | None, Grade | _NoGrade, ObservationIn | None, Grade | _NoGrade
-]
+_ZERO = Decimal(0)
 
 
 def assess_phenotype(patient: PatientIn, thresholds: Thresholds) -> JSON:
     """Every dual-tracer timepoint of the patient, in date order of its SSTR PET (§4).
 
     Decimal arithmetic runs in ``DECIMAL_CONTEXT`` whatever the caller's thread context is, so
-    products of entered values are exact and every comparison is exact (DOMAIN.md §2.1).
-
-    Python's cyclic garbage collector is paused for the call. A result holds several hundred
-    dicts and lists (800 for 4 timepoints of 40 lesions), more than the collector's first
-    threshold (700 new containers), so a collection would otherwise start during nearly every
-    call and walk every young container, the half-built result included, only to find nothing:
-    the rules build trees and never a reference cycle, so everything they allocate is freed by
-    reference counting. The collector is switched back on only if it was on, so a caller that
-    disabled it keeps it disabled. (Calls overlapping in threads may switch it back on while
-    another call runs: that only lets a collection happen, which changes no result.)
+    products of entered values are exact and every comparison is exact (§2.1).
     """
-    collecting = gc.isenabled()
-    if collecting:
-        gc.disable()
-    try:
-        with localcontext(DECIMAL_CONTEXT):
-            return _assess(patient, thresholds)
-    finally:
-        if collecting:
-            gc.enable()
+    with localcontext(DECIMAL_CONTEXT):
+        return _assess(patient, thresholds)
 
 
 def _assess(patient: PatientIn, thresholds: Thresholds) -> JSON:
@@ -89,28 +56,25 @@ def _assess(patient: PatientIn, thresholds: Thresholds) -> JSON:
             "Zidan et al. proposed this grouping for pulmonary NEN; this patient's primary site "
             f"is {patient.primary_site.replace('_', ' ')}."
         )
-    scored: dict[int, ScoredStudy] = {}
-
-    def scored_study(study: StudyIn) -> ScoredStudy:
-        result = scored.get(study.id)
-        if result is None:
-            result = scored[study.id] = _score_study(study, thresholds)
-        return result
-
-    timepoints = [
-        _timepoint(
-            sstr,
-            fdg,
-            scored_study(sstr),
-            scored_study(fdg) if fdg is not None else None,
-            patient.primary_site,
-            pathology,
-            zidan_note,
-            thresholds,
-            names,
+    scored: dict[int, ScoredStudy] = {}  # by study id: an FDG PET may pair with several SSTR PETs
+    timepoints = []
+    for sstr, fdg in pair_timepoints(patient.studies, thresholds):
+        for study in (sstr, fdg):
+            if study is not None and study.id not in scored:
+                scored[study.id] = score_lesions(study, thresholds)
+        timepoints.append(
+            _timepoint(
+                sstr,
+                fdg,
+                scored[sstr.id],
+                scored[fdg.id] if fdg is not None else None,
+                patient.primary_site,
+                pathology,
+                zidan_note,
+                thresholds,
+                names,
+            )
         )
-        for sstr, fdg in pair_timepoints(patient.studies, thresholds)
-    ]
     return {
         "rules_version": RULES_VERSION,
         "thresholds": thresholds.as_dict(),
@@ -118,46 +82,125 @@ def _assess(patient: PatientIn, thresholds: Thresholds) -> JSON:
     }
 
 
-def _score_study(study: StudyIn, thresholds: Thresholds) -> ScoredStudy:
-    """Each observation with its §2 grade, in lesion-id order."""
-    observations: Sequence[ObservationIn] = study.observations
-    lesions = [obs.lesion for obs in observations]
-    if lesions != sorted(lesions):  # (sorting ints is cheaper than sorting observations by key)
-        observations = sorted(observations, key=_LESION_ID)
-        lesions = [obs.lesion for obs in observations]
-    grades = grade_observations(observations, study_references(study, thresholds))
-    if len(set(lesions)) != len(lesions):
-        raise ValueError(f"study {study.id}: more than one observation of the same lesion")
-    return ScoredStudy(lesions, observations, grades)
+def _ratio_suv(obs: ObservationIn) -> Decimal | None:
+    """The SUVmax the §4.1 ratio uses: 0 when the lesion is not seen (§2.1)."""
+    return _ZERO if obs.state == NOT_SEEN else obs.suv_max
 
 
-def _aligned(sstr: ScoredStudy, fdg: ScoredStudy | None) -> Iterable[_Aligned]:
-    """The lesions observed on either study, in id order, with their observations side by side.
+def _is_not_evaluable(obs: ObservationIn | None) -> bool:
+    return obs is not None and obs.state == NOT_EVALUABLE
 
-    Usually both studies observe the same lesions, and the two sorted lists are zipped as they
-    are; otherwise (a lesion on one study only) they are aligned by lesion id.
-    """
-    if fdg is None:
-        return zip(sstr.lesions, sstr.observations, sstr.grades, repeat(None), repeat(_NO_GRADE))
-    if sstr.lesions == fdg.lesions:
-        return zip(
-            sstr.lesions, sstr.observations, sstr.grades, fdg.observations, fdg.grades, strict=True
-        )
-    s_at = {lesion: i for i, lesion in enumerate(sstr.lesions)}
-    f_at = {lesion: i for i, lesion in enumerate(fdg.lesions)}
-    aligned: list[_Aligned] = []
-    for lesion in sorted(s_at.keys() | f_at.keys()):
-        i, j = s_at.get(lesion), f_at.get(lesion)
-        aligned.append(
-            (
-                lesion,
-                None if i is None else sstr.observations[i],
-                _NO_GRADE if i is None else sstr.grades[i],
-                None if j is None else fdg.observations[j],
-                _NO_GRADE if j is None else fdg.grades[j],
+
+def _is_ungradable(uptake: Uptake | None) -> bool:
+    return uptake is not None and uptake.ungradable
+
+
+@dataclass
+class _LesionPass:
+    """One pass over a timepoint's lesions: each lesion's status (§4) and the lesion sets that
+    §4.3, §5 and §6 decide on (``sstr_expression``, ``zidan``, ``prrt_support``)."""
+
+    small_lesion_mm: Decimal
+    graded: list[PairedLesion] = field(default_factory=list)
+    unpaired: list[int] = field(default_factory=list)
+    not_evaluable: list[int] = field(default_factory=list)
+    ungradable: list[int] = field(default_factory=list)
+    # §5: the SSTR study's evaluable lesions, paired with FDG or not
+    tally: SstrTally = field(default_factory=SstrTally)
+    small: list[int] = field(default_factory=list)  # §6: SSTR Krenning 3-4 under small_lesion_mm
+    # §4.3: the graded lesions at the liver threshold
+    sstr_negative_fdg_positive: list[int] = field(default_factory=list)
+    negative_on_both: list[int] = field(default_factory=list)
+    positive_on_both: list[int] = field(default_factory=list)
+
+    def add(
+        self,
+        lesion: int,
+        s_obs: ObservationIn | None,
+        s_uptake: Uptake | None,
+        f_obs: ObservationIn | None,
+        f_uptake: Uptake | None,
+        fdg_pet: bool,
+    ) -> str:
+        """Take in one lesion, with its observation and grade on the SSTR PET and on the FDG
+        PET (None where it has no observation; ``fdg_pet`` says whether the timepoint has an FDG
+        PET at all), and return its status at the timepoint."""
+        s_score = s_uptake.score if s_uptake is not None else None
+        f_score = f_uptake.score if f_uptake is not None else None
+        if s_obs is not None and s_score is not None:
+            self._sstr_evaluable(lesion, s_obs, s_score)
+            if f_obs is not None and f_score is not None:
+                self._graded(lesion, s_obs, f_obs, s_score, f_score)
+                return STATUS_GRADED
+        if _is_ungradable(s_uptake) or _is_ungradable(f_uptake):
+            self.ungradable.append(lesion)
+        if not fdg_pet:
+            return STATUS_UNGRADABLE if _is_ungradable(s_uptake) else STATUS_NO_FDG_PET
+        if _is_not_evaluable(s_obs) or _is_not_evaluable(f_obs):
+            # Left out without making the result provisional (§4).
+            self.not_evaluable.append(lesion)
+            return STATUS_NOT_EVALUABLE
+        if s_obs is None or f_obs is None:
+            # Scored or not seen on one study, no observation on the other (§4).
+            self.unpaired.append(lesion)
+            return STATUS_UNPAIRED
+        return STATUS_UNGRADABLE
+
+    def _sstr_evaluable(self, lesion: int, obs: ObservationIn, score: int) -> None:
+        """§5 counts every lesion with a score on the SSTR study; §6 picks out the small ones."""
+        if score not in KRENNING_SCORES:
+            raise ValueError(f"lesion {lesion}: Krenning score {score} is outside 0-4")
+        self.tally.counts[score] += 1
+        self.tally.evaluable.append(obs)
+        if obs.target:
+            self.tally.marked.append(obs)
+        # Krenning 3-4 is adequate expression (§5). The SSTR study is a PET (every timepoint's
+        # is), so the small-lesion caveat applies (§6).
+        if score >= ABOVE_LIVER:
+            if obs.long_axis_mm is not None and obs.long_axis_mm < self.small_lesion_mm:
+                self.small.append(lesion)
+        else:
+            self.tally.low.append(lesion)
+
+    def _graded(
+        self, lesion: int, s_obs: ObservationIn, f_obs: ObservationIn, s_score: int, f_score: int
+    ) -> None:
+        """A score on both studies (§4), and its class at the liver threshold (§4.3)."""
+        self.graded.append(
+            PairedLesion(
+                lesion=lesion,
+                sstr_score=s_score,
+                fdg_score=f_score,
+                sstr_suv=_ratio_suv(s_obs),
+                fdg_suv=_ratio_suv(f_obs),
+                reader_comparison=f_obs.fdg_vs_sstr,
             )
         )
-    return aligned
+        if s_score < ABOVE_LIVER:
+            if f_score >= ABOVE_LIVER:
+                self.sstr_negative_fdg_positive.append(lesion)
+            else:
+                self.negative_on_both.append(lesion)
+        elif f_score >= ABOVE_LIVER:
+            self.positive_on_both.append(lesion)
+
+
+def _lesion_row(lesion: int, status: str, sstr: Uptake | None, fdg: Uptake | None) -> JSON:
+    """The effective score on each study and where it came from (the observation's own
+    ``krenning_computed`` is on the API); every cell of a study is empty where the lesion has no
+    observation on it."""
+    return {
+        "lesion": lesion,
+        "status": status,
+        "sstr_score": sstr.score if sstr is not None else None,
+        "sstr_source": sstr.source if sstr is not None else None,
+        "sstr_flags": list(sstr.flags) if sstr is not None else [],
+        "fdg_score": fdg.score if fdg is not None else None,
+        "fdg_source": fdg.source if fdg is not None else None,
+        "fdg_positive_background": fdg.positive_background if fdg is not None else None,
+        "fdg_positive_liver": fdg.positive_liver if fdg is not None else None,
+        "fdg_flags": list(fdg.flags) if fdg is not None else [],
+    }
 
 
 def _timepoint(
@@ -172,102 +215,30 @@ def _timepoint(
     names: LesionNames,
 ) -> JSON:
     """One timepoint: which lesions are graded (§4), the gradings, §5 and §6."""
-    unpaired: list[int] = []
-    not_evaluable: list[int] = []
-    ungradable: list[int] = []
-    graded: list[PairedLesion] = []
-    rows: list[JSON] = []
-    # What the rules of §4.3, §5 and §6 read off each lesion, gathered in the same pass; the rules
-    # themselves decide on these lists (``sstr_expression``, ``zidan``, ``prrt_support``).
-    tally = SstrTally([0, 0, 0, 0, 0], [], [], [])  # §5: the SSTR study's evaluable lesions
-    counts, evaluable, low, marked = tally
-    small: list[int] = []  # §6 small lesions: SSTR Krenning 3-4 under small_lesion_mm
-    small_mm = thresholds.small_lesion_mm
-    # §4.3: the graded lesions at the liver threshold
-    sstr_negative_fdg_positive: list[int] = []
-    negative_on_both: list[int] = []
-    positive_on_both: list[int] = []
-
-    # One pass over the lesions observed on either study, in id order: the lesion's status at the
-    # timepoint (§4), its row (lesion_scores) and the facts above. With no FDG PET, the SSTR PET's
-    # lesions only.
-    for lesion, s_obs, s_grade, f_obs, f_grade in _aligned(sstr_scored, fdg_scored):
-        # No observation on a study: every cell of that study in the row is empty.
-        s_score, s_source, _, s_flags, s_ungradable, s_suv, s_float = s_grade
-        f_score, f_source, _, f_flags, f_ungradable, f_suv, f_float = f_grade
-        status = None
-        if s_score is not None and s_obs is not None:  # (a score implies an observation)
-            # §5 counts every evaluable lesion of the SSTR study, paired with FDG or not. (This
-            # check is the first thing after scoring that can fail: nothing in this pass before
-            # it can, and the small-lesion test below repeats a comparison scoring has made.)
-            if s_score not in KRENNING_SCORES:
-                raise ValueError(f"lesion {lesion}: Krenning score {s_score} is outside 0-4")
-            counts[s_score] += 1
-            evaluable.append(s_obs)
-            if s_obs.target:
-                marked.append(s_obs)
-            # Krenning 3-4 is adequate expression (§5) and SSTR-positive above liver (Zidan).
-            adequate = s_score >= ABOVE_LIVER
-            if adequate:
-                # The SSTR study is a PET (every timepoint's is), so this caveat applies (§6).
-                axis = s_obs.long_axis_mm
-                if axis is not None and axis < small_mm:
-                    small.append(lesion)
-            else:
-                low.append(lesion)
-            if f_score is not None and f_obs is not None:
-                # Graded: a score on both studies (§4). The grades carry the SUVmax of the §4.1
-                # ratio (0 when not seen).
-                graded.append(
-                    (lesion, s_score, f_score, s_suv, f_suv, f_obs.fdg_vs_sstr, s_float, f_float)
-                )
-                if not adequate:
-                    if f_score >= ABOVE_LIVER:
-                        sstr_negative_fdg_positive.append(lesion)
-                    else:
-                        negative_on_both.append(lesion)
-                elif f_score >= ABOVE_LIVER:
-                    positive_on_both.append(lesion)
-                status = STATUS_GRADED
-        if status is None:
-            if s_ungradable or f_ungradable:
-                ungradable.append(lesion)
-            if fdg_scored is None:
-                status = STATUS_UNGRADABLE if s_ungradable else STATUS_NO_FDG_PET
-            elif (s_obs is not None and s_obs.state == NOT_EVALUABLE) or (
-                f_obs is not None and f_obs.state == NOT_EVALUABLE
-            ):
-                # Left out without making the result provisional (§4).
-                not_evaluable.append(lesion)
-                status = STATUS_NOT_EVALUABLE
-            elif s_obs is None or f_obs is None:
-                # Scored or not seen on one study, no observation on the other (§4).
-                unpaired.append(lesion)
-                status = STATUS_UNPAIRED
-            else:
-                status = STATUS_UNGRADABLE
-        # The effective score on each study and where it came from (the observation's own
-        # ``krenning_computed`` is on the API).
-        rows.append(
-            {
-                "lesion": lesion,
-                "status": status,
-                "sstr_score": s_score,
-                "sstr_source": s_source,
-                "sstr_flags": [*s_flags] if s_flags else [],
-                "fdg_score": f_score,
-                "fdg_source": f_source,
-                "fdg_positive_background": None if f_score is None else f_score >= ABOVE_BACKGROUND,
-                "fdg_positive_liver": None if f_score is None else f_score >= ABOVE_LIVER,
-                "fdg_flags": [*f_flags] if f_flags else [],
-            }
+    # The lesions observed on either study, in id order; with no FDG PET, the SSTR PET's only.
+    observed = set(sstr_scored.uptakes)
+    if fdg_scored is not None:
+        observed |= fdg_scored.uptakes.keys()
+    lesions = _LesionPass(thresholds.small_lesion_mm)
+    rows = []
+    for lesion in sorted(observed):
+        s_obs, s_uptake = sstr_scored.observations.get(lesion), sstr_scored.uptakes.get(lesion)
+        f_obs = f_uptake = None
+        if fdg_scored is not None:
+            f_obs, f_uptake = fdg_scored.observations.get(lesion), fdg_scored.uptakes.get(lesion)
+        status = lesions.add(
+            lesion, s_obs, s_uptake, f_obs, f_uptake, fdg_pet=fdg_scored is not None
         )
+        rows.append(_lesion_row(lesion, status, s_uptake, f_uptake))
 
-    expression = sstr_expression(tally, thresholds)
+    expression = sstr_expression(lesions.tally, thresholds)
     liver = ZidanClasses(
-        list(map(_LESION, graded)), sstr_negative_fdg_positive, negative_on_both, positive_on_both
+        graded=[paired.lesion for paired in lesions.graded],
+        sstr_negative_fdg_positive=lesions.sstr_negative_fdg_positive,
+        negative_on_both=lesions.negative_on_both,
+        positive_on_both=lesions.positive_on_both,
     )
-    provisional = bool(unpaired or ungradable)
+    provisional = bool(lesions.unpaired or lesions.ungradable)
     if fdg is None:
         window = thresholds.pairing_window_days
         netpet, karfis, zidan = without_fdg(
@@ -278,7 +249,7 @@ def _timepoint(
         dual = None
     else:
         dual = grade_timepoint(
-            graded,
+            lesions.graded,
             liver,
             sstr.liver_suv,
             fdg.liver_suv,
@@ -292,7 +263,7 @@ def _timepoint(
 
     support = prrt_support(
         expression=expression,
-        small_lesions=small,
+        small_lesions=lesions.small,
         fdg_scored=fdg_scored,
         dual=dual,
         pathology=pathology,
@@ -306,9 +277,9 @@ def _timepoint(
         "sstr_performed_on": sstr.performed_on.isoformat(),
         "fdg_performed_on": fdg.performed_on.isoformat() if fdg is not None else None,
         "provisional": provisional,
-        "unpaired_lesions": unpaired,
-        "ungradable_lesions": ungradable,
-        "not_evaluable_lesions": not_evaluable,
+        "unpaired_lesions": lesions.unpaired,
+        "ungradable_lesions": lesions.ungradable,
+        "not_evaluable_lesions": lesions.not_evaluable,
         "unknown_comparison_lesions": dual.unknown_comparison if dual is not None else [],
         "grading_order": (
             ["zidan", "netpet", "karfis"]

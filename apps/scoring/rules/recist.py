@@ -13,14 +13,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Final, NamedTuple
+from typing import Final, NamedTuple
 
-from .inputs import LesionIn, ObservationIn, PatientIn, StudyIn, Thresholds
+from .inputs import JSON, LesionIn, ObservationIn, PatientIn, StudyIn, Thresholds
 from .scale import NOT_SEEN, SCORED
 from .series import Series, new_lesions
 from .wording import LesionNames, count
-
-JSON = dict[str, Any]
 
 # Fixed RECIST 1.1 definitions, not site settings (those are in ``Thresholds``).
 MAX_TARGETS: Final = 5

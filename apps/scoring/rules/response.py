@@ -1,4 +1,5 @@
-"""Temporal response and theranostic monitoring over a patient's whole history (DOMAIN.md §7-§9).
+"""Temporal response and theranostic monitoring over a patient's whole history
+(docs/clinical-rules.md §7-§9).
 
 ``assess_response`` returns the body of API.md ``GET patients/{id}/response/`` without
 ``patient``, ``status`` and ``computed_at`` (the Django side adds those). Each part is its own
@@ -7,13 +8,11 @@ rule module; this one builds the series once and hands every module what it need
 
 from __future__ import annotations
 
-import gc
 from decimal import localcontext
-from typing import Any
 
 from .biomarkers import biomarker_series
 from .evolution import dual_tracer_evolution
-from .inputs import PatientIn, Thresholds
+from .inputs import JSON, PatientIn, Thresholds
 from .notes import disease_notes
 from .percist import percist_series
 from .phenotype import assess_phenotype
@@ -26,8 +25,6 @@ from .uptake import DECIMAL_CONTEXT
 from .version import RULES_VERSION
 from .wording import LesionNames
 
-JSON = dict[str, Any]
-
 SSA_STARTED_BETWEEN = "ssa_started_between"
 
 
@@ -39,20 +36,12 @@ def assess_response(
 
     ``phenotype`` is ``assess_phenotype(patient, thresholds)`` when the caller has it already
     (the worker computes both); the dual-tracer evolution is read off its timepoints. Like
-    ``assess_phenotype``, Decimal arithmetic runs in ``DECIMAL_CONTEXT`` and the cyclic garbage
-    collector is paused for the call (the rules build trees, never cycles).
+    ``assess_phenotype``, Decimal arithmetic runs in ``DECIMAL_CONTEXT``.
     """
-    collecting = gc.isenabled()
-    if collecting:
-        gc.disable()
-    try:
-        if phenotype is None:
-            phenotype = assess_phenotype(patient, thresholds)
-        with localcontext(DECIMAL_CONTEXT):
-            return _assess(patient, thresholds, phenotype)
-    finally:
-        if collecting:
-            gc.enable()
+    if phenotype is None:
+        phenotype = assess_phenotype(patient, thresholds)
+    with localcontext(DECIMAL_CONTEXT):
+        return _assess(patient, thresholds, phenotype)
 
 
 def _assess(patient: PatientIn, thresholds: Thresholds, phenotype: JSON) -> JSON:

@@ -32,15 +32,13 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from math import floor
-from typing import Any, Final
+from typing import Final
 
-from .inputs import ObservationIn, PatientIn, StudyIn, Thresholds, TreatmentIn
+from .inputs import JSON, ObservationIn, PatientIn, StudyIn, Thresholds, TreatmentIn
 from .scale import ABOVE_BACKGROUND, NOT_EVALUABLE, NOT_SEEN, SCORED
 from .series import Series, new_lesions
 from .uptake import DECIMAL_CONTEXT, Uptake, score_study
 from .wording import LesionNames, count
-
-JSON = dict[str, Any]
 
 SSA: Final = "ssa"
 SSA_STARTED_BETWEEN: Final = "ssa_started_between"
@@ -67,8 +65,8 @@ def _liver_inverse(study: StudyIn) -> float | None:
 class _Lesion:
     """One lesion on both studies: the exact changes the reason counts, and its JSON row.
 
-    Display values are worked in floats from ``ObservationIn.suv_max_float`` (as the NETPET
-    TLRs are); which way SUVmax and Krenning moved is decided on the Decimals and ints.
+    Display values are worked in floats of the SUVmax (as the NETPET TLRs are); which way SUVmax
+    and Krenning moved is decided on the Decimals and ints.
     """
 
     __slots__ = ("json", "krenning_change", "lesion", "suv_change")
@@ -82,8 +80,7 @@ class _Lesion:
         liver_inverses: tuple[float | None, float | None],
     ) -> None:
         suv_before, suv_after = _suv(before), _suv(after)
-        shown_before = 0.0 if before.state == NOT_SEEN else before.suv_max_float
-        shown_after = 0.0 if after.state == NOT_SEEN else after.suv_max_float
+        shown_before, shown_after = _float(suv_before), _float(suv_after)
         score_before, score_after = scores
         self.lesion = lesion
         self.suv_change = (
@@ -127,7 +124,12 @@ class _Lesion:
 
 
 def _suv(obs: ObservationIn) -> Decimal | None:
+    """SUVmax, 0 when not seen (§2.1)."""
     return _ZERO if obs.state == NOT_SEEN else obs.suv_max
+
+
+def _float(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
 
 
 def _score(uptake: Uptake | None) -> int | None:

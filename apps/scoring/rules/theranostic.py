@@ -25,16 +25,14 @@ Decision support only: the texts suggest what to consider and never use the word
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Final
+from typing import Final
 
-from .inputs import PatientIn, StudyIn, Thresholds, TreatmentIn
+from .inputs import JSON, PatientIn, StudyIn, Thresholds, TreatmentIn
 from .pairing import is_sstr_pet
 from .scale import ABOVE_LIVER
 from .series import date_order
 from .uptake import score_study
 from .wording import LesionNames, count, every
-
-JSON = dict[str, Any]
 
 LU177_DOTATATE: Final = "lu177_dotatate"
 PRRT_LU177_DOTATATE: Final = "prrt_lu177_dotatate"

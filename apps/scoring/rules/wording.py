@@ -6,45 +6,30 @@ tumour board's decision, it does not make it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 # Longer lists are cut to this many names plus "and N more", so a sentence stays readable.
 _MAX_NAMED = 5
 
 
-class _Labels(dict[int, str]):
-    """Lesion labels by id; a lesion with no label is named by its id."""
-
-    def __missing__(self, lesion: int) -> str:
-        return f"lesion {lesion}"
-
-
 class LesionNames:
-    """Names lesions by their label, else by id ("lesion 7")."""
-
-    __slots__ = ("_name",)
-    _name: Callable[[int], str]
+    """Names lesions by their label, else by id ("lesion 7"); an empty label counts as none."""
 
     def __init__(self, labels: Mapping[int, str]) -> None:
-        # ``_name`` looks a name up in C, also for a whole list through ``map``. An empty label
-        # names the lesion by its id too.
-        named = _Labels(labels)
-        if not all(named.values()):
-            named = _Labels({lesion: label for lesion, label in labels.items() if label})
-        self._name = named.__getitem__
+        self._labels = {lesion: label for lesion, label in labels.items() if label}
 
     def one(self, lesion: int) -> str:
-        return self._name(lesion)
+        return self._labels.get(lesion) or f"lesion {lesion}"
 
     def many(self, lesions: Sequence[int]) -> str:
         """``"L1"``, ``"L1 and L2"``, ``"L1, L2 and L3"``; long lists end in ``"and N more"``."""
-        name = self._name
+        names = [self.one(lesion) for lesion in lesions[:_MAX_NAMED]]
         n = len(lesions)
         if n > _MAX_NAMED:
-            return f"{', '.join(map(name, lesions[:_MAX_NAMED]))} and {n - _MAX_NAMED} more"
+            return f"{', '.join(names)} and {n - _MAX_NAMED} more"
         if n <= 1:
-            return name(lesions[0]) if n else ""
-        return f"{', '.join(map(name, lesions[:-1]))} and {name(lesions[-1])}"
+            return "".join(names)
+        return f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def count(n: int, singular: str, plural: str | None = None) -> str:

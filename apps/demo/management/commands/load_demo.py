@@ -7,10 +7,11 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
-from apps.core.demo import COHORT, DemoPatient, as_date, as_decimal
 from apps.core.roles import ROLES
+from apps.demo.cohort import COHORT, DemoPatient, as_date, as_decimal
 from apps.imaging.models import ImagingStudy, Lesion, Observation
 from apps.patients.models import Biomarker, Pathology, Patient, Treatment, TreatmentCycle
+from apps.scoring.services import request_recompute
 
 DEMO_PASSWORD = "netboard-demo"  # noqa: S105 - published demo password, local use only
 _OBSERVATION_DECIMALS = {"suv_max", "suv_peak", "long_axis_mm", "short_axis_mm", "volume_ml"}
@@ -118,6 +119,7 @@ def load_patient(spec: DemoPatient) -> bool:
                 Observation(study=study, lesion=lesions[key], patient=patient, **fields)
             )
         Observation.objects.bulk_create(observations)
+    request_recompute(patient.pk)  # bulk inserts: the database triggers raised its version
     return True
 
 

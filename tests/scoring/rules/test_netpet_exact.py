@@ -1,9 +1,9 @@
-"""The float screen of the NETPET comparison decides exactly as the Decimal rule (DOMAIN.md §4.1).
+"""The NETPET comparison decides exactly as the Decimal rule (docs/clinical-rules.md §4.1).
 
-``netpet_lesions`` compares the float TLRs first and falls back to the exact Decimal test
-``|F·Ls − S·Lf| ≤ tolerance·S·Lf`` only near the boundary. These properties hold the screened
-result to that exact rule, written out independently here, with values generated both at random
-and exactly on the boundary (and one unit in the last place either side of it).
+``netpet_lesions`` compares FDG and SSTR avidity with the exact Decimal test
+``|F·Ls − S·Lf| ≤ tolerance·S·Lf``. These properties hold its result to that rule, written out
+independently here, with values generated both at random and exactly on the boundary (and one
+unit in the last place either side of it), where float TLRs would round either way.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from decimal import Decimal, localcontext
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from apps.scoring.rules.netpet import netpet_lesions
+from apps.scoring.rules.netpet import PairedLesion, netpet_lesions
 from apps.scoring.rules.uptake import DECIMAL_CONTEXT
 
 # SUVs and livers as entered (up to 3 decimals, as the database holds them), tolerances 0-1.
@@ -31,9 +31,9 @@ def exact_pattern(s: Decimal, f: Decimal, ls: Decimal, lf: Decimal, tolerance: D
         return "P4" if f_ls > s_lf else "P2"
 
 
-def screened_pattern(s: Decimal, f: Decimal, ls: Decimal, lf: Decimal, tolerance: Decimal) -> str:
+def netpet_pattern(s: Decimal, f: Decimal, ls: Decimal, lf: Decimal, tolerance: Decimal) -> str:
     # Krenning 3 on both studies: positive on both, so the comparison decides P2/P3/P4.
-    paired = (1, 3, 3, s, f, None, float(s), float(f))
+    paired = PairedLesion(1, 3, 3, s, f, None)
     with localcontext(DECIMAL_CONTEXT):
         return netpet_lesions([paired], ls, lf, tolerance).rows[0]["pattern"]
 
@@ -43,7 +43,7 @@ def screened_pattern(s: Decimal, f: Decimal, ls: Decimal, lf: Decimal, tolerance
 def test_random_values_decide_as_the_exact_rule(
     s: Decimal, f: Decimal, ls: Decimal, lf: Decimal, tolerance: Decimal
 ) -> None:
-    assert screened_pattern(s, f, ls, lf, tolerance) == exact_pattern(s, f, ls, lf, tolerance)
+    assert netpet_pattern(s, f, ls, lf, tolerance) == exact_pattern(s, f, ls, lf, tolerance)
 
 
 @settings(max_examples=400)
@@ -69,4 +69,4 @@ def test_values_on_and_next_to_the_boundary_decide_as_the_exact_rule(
     expected = exact_pattern(s, f, ls, lf, tolerance)
     if nudge == 0:
         assert expected == "P3"  # on the boundary is equal (DOMAIN.md: within the tolerance)
-    assert screened_pattern(s, f, ls, lf, tolerance) == expected
+    assert netpet_pattern(s, f, ls, lf, tolerance) == expected
