@@ -217,7 +217,8 @@ def regrade_seconds(workers: int, patients: int, rules: dict[str, int]) -> float
     from django.conf import settings
     from django.db import connection
 
-    from apps.scoring.services import regrade, rules_fingerprint
+    from apps.scoring.queue import regrade
+    from apps.scoring.services import rules_fingerprint
 
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")  # the previous run's dead rows, as autovacuum would

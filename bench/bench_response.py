@@ -22,9 +22,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_rules import rate  # noqa: E402  (after the path setup above)
+from bench_rules import rate
 
-from apps.scoring.rules import (  # noqa: E402
+from apps.scoring.rules import (
     BiomarkerIn,
     LesionIn,
     ObservationIn,
@@ -34,7 +34,7 @@ from apps.scoring.rules import (  # noqa: E402
     TreatmentIn,
     assess_phenotype,
 )
-from apps.scoring.rules.response import assess_response  # noqa: E402
+from apps.scoring.rules.response import assess_response
 
 TIMEPOINTS = 4
 LESIONS = 40

@@ -20,7 +20,7 @@ def fresh_database(url: str, env: Mapping[str, str]) -> None:
     ) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
-    subprocess.run(  # noqa: S603 - fixed interpreter and arguments
+    subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
         cwd=ROOT,
         env=dict(env),

@@ -263,7 +263,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         yield running
     finally:
         running.stop()
-        print(running.log_tails())  # noqa: T201 - pytest shows it when the test failed
+        print(running.log_tails())
         redis.Redis.from_url(BROKER).flushdb()
 
 

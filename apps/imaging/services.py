@@ -9,6 +9,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.imaging.models import OBSERVATION_READ_FIELDS, ImagingStudy, Observation
+from apps.scoring.queue import request_recompute
 
 
 def observations_replace(*, study: ImagingStudy, items: Sequence[dict[str, Any]]) -> None:
@@ -19,8 +20,6 @@ def observations_replace(*, study: ImagingStudy, items: Sequence[dict[str, Any]]
 
     A fixed number of queries whatever the number of items; the recompute is queued once.
     """
-    from apps.scoring.services import request_recompute
-
     # No savepoint of its own: a failure here fails the whole request's transaction anyway,
     # and a savepoint is two more round trips.
     with transaction.atomic(savepoint=False):

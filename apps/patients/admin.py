@@ -3,7 +3,7 @@ from django.contrib import admin
 from apps.core.admin import AccessLoggedAdmin
 from apps.patients import services
 from apps.patients.models import Biomarker, Pathology, Patient, Treatment, TreatmentCycle
-from apps.scoring.services import request_recompute
+from apps.scoring.queue import request_recompute
 
 
 class ClinicalRecordAdmin(AccessLoggedAdmin):

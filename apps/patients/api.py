@@ -20,6 +20,7 @@ from apps.patients.serializers import (
     PatientSerializer,
     TreatmentSerializer,
 )
+from apps.scoring import queue as scoring_queue
 from apps.scoring import services as scoring
 from apps.scoring.serializers import PhenotypeSerializer, RecomputeSerializer, ResponseSerializer
 
@@ -109,7 +110,7 @@ class PatientViewSet(ClinicalRecordViewSet):
     )
     def recompute(self, request: Request, pk: str | None = None) -> Response:
         patient = self.get_object()
-        scoring.enqueue_recompute(patient.pk)
+        scoring_queue.enqueue_recompute(patient.pk)
         body = scoring.phenotype_body(patient.pk)
         return Response(
             {"patient": patient.pk, "status": body["status"]}, status=status.HTTP_202_ACCEPTED

@@ -15,7 +15,7 @@ from typing import Any
 from django.db import models, transaction
 
 from apps.patients.models import Patient, Treatment, TreatmentCycle
-from apps.scoring.services import request_recompute
+from apps.scoring.queue import request_recompute
 
 
 def patient_of(record: models.Model) -> int | None:

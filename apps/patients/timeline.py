@@ -17,7 +17,7 @@ Krenning, ``f0``-``f3`` FDG, in static/css/netboard.css, with the same values as
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -196,32 +196,16 @@ def _months(start: date, end: date) -> list[date]:
     return quarter if quarter else firsts[::step]
 
 
-def build_timeline(
-    patient: TimelineRecord,
-    phenotype: dict[str, Any],
-    response: dict[str, Any],
-    uptake: dict[str, Any],
-) -> Timeline:
-    """The geometry of the timeline. ``uptake`` is the stored ``PhenotypeAssessment.uptake``:
-    by study id, then lesion id (strings), ``{"score", "source", "computed", "flags"}``."""
-    studies = sorted(patient.studies, key=date_order)
-    days = [s.performed_on for s in studies] + [t.started_on for t in patient.treatments]
-    days += [c.given_on for t in patient.treatments for c in t.cycles]
-    if not days:
-        return Timeline(WIDTH, 80, AXIS_Y, LABEL_WIDTH, LABEL_WIDTH + PLOT_WIDTH, PLOT_WIDTH, [],
-                        [], [], [], [], [], [], 0, True)  # fmt: skip
-    first, last = min(days) - timedelta(days=20), max(days) + timedelta(days=30)
-    span = max((last - first).days, 1)
-    left, right = float(LABEL_WIDTH), float(LABEL_WIDTH + PLOT_WIDTH)
-
-    def x_of(day: date) -> float:
-        return round(left + (day - first).days / span * (right - left), 1)
-
-    ticks = [(x_of(d), d.strftime("%b %Y")) for d in _months(first, last)]
-
+def _treatment_bands(
+    treatments: Sequence[TreatmentIn],
+    study_days: list[date],
+    last: date,
+    x_of: Callable[[date], float],
+) -> list[Band]:
+    """One band per treatment line, with a tick per cycle (its ``y`` is set once packed)."""
     bands = []
-    ends = [s.performed_on for s in studies] or [last]
-    for treatment in sorted(patient.treatments, key=lambda t: (t.started_on, t.id)):
+    ends = study_days or [last]
+    for treatment in sorted(treatments, key=lambda t: (t.started_on, t.id)):
         end = treatment.ended_on or (
             max(c.given_on for c in treatment.cycles) if treatment.cycles else max(ends + [last])
         )
@@ -252,7 +236,12 @@ def build_timeline(
             )
         )
 
-    # Overlapping treatment lines go on separate rows of the treatment lane, which grows.
+    return bands
+
+
+def _pack(bands: list[Band]) -> tuple[list[int], list[float]]:
+    """Overlapping treatment lines go on separate rows of the treatment lane, which grows: each
+    band's row, and where each row ends."""
     row_ends: list[float] = []
     band_rows = []
     for band in bands:
@@ -261,6 +250,70 @@ def build_timeline(
             row_ends.append(0.0)
         row_ends[row] = band.x + max(band.width, 7.0 * len(band.label) + 8)
         band_rows.append(row)
+    return band_rows, row_ends
+
+
+def _badges(
+    timepoints: list[dict[str, Any]],
+    at: Mapping[int, StudyIn],
+    x_of: Callable[[date], float],
+    y: float,
+    right: float,
+) -> tuple[list[Badge], dict[int, float]]:
+    """A grade badge (NETPET · Karfis · Zidan) at each graded timepoint's SSTR study, and where
+    each sits by SSTR study (the alerts of a timepoint sit left of it)."""
+    badges = []
+    badge_x: dict[int, float] = {}  # by SSTR study: the alerts of a timepoint sit left of it
+    for timepoint in timepoints:
+        netpet = timepoint["netpet"]["grade"]
+        if netpet is None:
+            continue
+        karfis = timepoint["karfis"]["group"] or "—"
+        zidan = timepoint["zidan"]["group"] or "—"
+        pattern = timepoint["netpet"]["pattern"]
+        tone = {"P5": "p5", "P0": "none", "P1": "indolent"}.get(pattern or "", "mixed")
+        study = at.get(timepoint["sstr_study"])
+        if study is None:
+            continue
+        text = f"{netpet} · {_short(karfis)} · {_short(zidan)}"
+        badge_x[study.id] = min(x_of(study.performed_on), right + 14 - (12 + 7 * len(text)))
+        badges.append(
+            Badge(
+                badge_x[study.id],
+                y,
+                text,
+                tone,
+                timepoint["netpet"]["reason"],
+            )
+        )
+    return badges, badge_x
+
+
+def build_timeline(
+    patient: TimelineRecord,
+    phenotype: dict[str, Any],
+    response: dict[str, Any],
+    uptake: dict[str, Any],
+) -> Timeline:
+    """The geometry of the timeline. ``uptake`` is the stored ``PhenotypeAssessment.uptake``:
+    by study id, then lesion id (strings), ``{"score", "source", "computed", "flags"}``."""
+    studies = sorted(patient.studies, key=date_order)
+    days = [s.performed_on for s in studies] + [t.started_on for t in patient.treatments]
+    days += [c.given_on for t in patient.treatments for c in t.cycles]
+    if not days:
+        return Timeline(WIDTH, 80, AXIS_Y, LABEL_WIDTH, LABEL_WIDTH + PLOT_WIDTH, PLOT_WIDTH, [],
+                        [], [], [], [], [], [], 0, True)  # fmt: skip
+    first, last = min(days) - timedelta(days=20), max(days) + timedelta(days=30)
+    span = max((last - first).days, 1)
+    left, right = float(LABEL_WIDTH), float(LABEL_WIDTH + PLOT_WIDTH)
+
+    def x_of(day: date) -> float:
+        return round(left + (day - first).days / span * (right - left), 1)
+
+    ticks = [(x_of(d), d.strftime("%b %Y")) for d in _months(first, last)]
+
+    bands = _treatment_bands(patient.treatments, [s.performed_on for s in studies], last, x_of)
+    band_rows, row_ends = _pack(bands)
     extra = max(len(row_ends) - 1, 0) * BAND_ROW
     lane_y = [AXIS_Y + 14 + (extra / 2 if i == 0 else extra) + i * LANE_HEIGHT for i in range(6)]
     lanes = list(zip(LANES, lane_y, strict=True))
@@ -286,31 +339,8 @@ def build_timeline(
         )
 
     at = {s.id: s for s in studies}
-    badges = []
-    badge_x: dict[int, float] = {}  # by SSTR study: the alerts of a timepoint sit left of it
     timepoints = phenotype.get("timepoints", [])
-    for timepoint in timepoints:
-        netpet = timepoint["netpet"]["grade"]
-        if netpet is None:
-            continue
-        karfis = timepoint["karfis"]["group"] or "—"
-        zidan = timepoint["zidan"]["group"] or "—"
-        pattern = timepoint["netpet"]["pattern"]
-        tone = {"P5": "p5", "P0": "none", "P1": "indolent"}.get(pattern or "", "mixed")
-        study = at.get(timepoint["sstr_study"])
-        if study is None:
-            continue
-        text = f"{netpet} · {_short(karfis)} · {_short(zidan)}"
-        badge_x[study.id] = min(x_of(study.performed_on), right + 14 - (12 + 7 * len(text)))
-        badges.append(
-            Badge(
-                badge_x[study.id],
-                lane_y[5],
-                text,
-                tone,
-                timepoint["netpet"]["reason"],
-            )
-        )
+    badges, badge_x = _badges(timepoints, at, x_of, lane_y[5], right)
     alerts: list[Alert] = []
     by_study: dict[int, Alert] = {}
     for alert in response.get("dual_tracer_alerts", []):

@@ -10,10 +10,10 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from django.apps import apps as django_apps
 from django.conf import settings
 from django.db import connection
 
-from apps.patients.models import Patient
 from apps.scoring.rules import (
     BiomarkerIn,
     CycleIn,
@@ -83,7 +83,9 @@ def patient_rules_input(patient_id: int) -> PatientIn:
     """
     found = patients_rules_input([patient_id])
     if patient_id not in found:
-        raise Patient.DoesNotExist(f"no patient with id {patient_id}")
+        # By its label: scoring reads the clinical tables by SQL and imports no clinical app.
+        patient_model = django_apps.get_model("patients", "Patient")
+        raise patient_model.DoesNotExist(f"no patient with id {patient_id}")
     return found[patient_id]
 
 

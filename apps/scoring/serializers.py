@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from apps.scoring.rules.findings import FINDING_CODES
+
 ASSESSMENT_STATUS = ["fresh", "pending", "stale"]
 STATUS_HELP = (
     "fresh: computed from the current data under the current rules; pending: a recompute is "
@@ -112,21 +114,7 @@ class _Sstr(serializers.Serializer):  # type: ignore[type-arg]
 
 
 class _Finding(serializers.Serializer):  # type: ignore[type-arg]
-    code = serializers.ChoiceField(
-        choices=[
-            "sstr_majority_low",
-            "discordant_fdg_positive_sstr_negative",
-            "fdg_positive_sstr_positive",
-            "sstr_positive_fdg_negative",
-            "sstr_heterogeneous",
-            "small_lesions",
-            "high_grade",
-            "fdg_suvmax_prognostic",
-            "grade_fdg_discordance",
-            "pulmonary",
-            "fdg_pet_missing",
-        ]
-    )
+    code = serializers.ChoiceField(choices=FINDING_CODES)
     severity = serializers.ChoiceField(choices=["blocks", "caution", "info"])
     message = serializers.CharField()
     lesions = _ids()

@@ -1,5 +1,6 @@
 """Worker tasks of the scoring engine. They take patient ids only, never patient data, are safe
-to run twice (see apps.scoring.services), and compute and store results: they render nothing.
+to run twice (see apps.scoring.services and apps.scoring.queue), and compute and store results:
+they render nothing.
 
 - ``recompute_patient``: one patient, after a write of its inputs;
 - ``regrade_chunk``: a chunk of patients, sent by the sweeper and ``manage.py regrade`` (after a
@@ -17,7 +18,7 @@ from collections import Counter
 from celery import shared_task
 from django.db import OperationalError
 
-from apps.scoring import services
+from apps.scoring import queue, services
 
 
 @shared_task(
@@ -44,10 +45,11 @@ def recompute_patient(patient_id: int) -> str:
 def regrade_chunk(patient_ids: list[int]) -> dict[str, int]:
     """Recompute the assessments of a chunk of patients in bulk; the count of each outcome."""
     outcomes = services.assessments_recompute(patient_ids=[int(pid) for pid in patient_ids])
+    queue.send_skipped(outcomes)
     return dict(Counter(outcomes.values()))
 
 
 @shared_task(name="scoring.sweep_stale", acks_late=True, ignore_result=True)
 def sweep_stale() -> int:
     """Run by Celery beat every NETBOARD_SWEEP_SECONDS: queue every stale patient."""
-    return services.sweep_stale()
+    return queue.sweep_stale()

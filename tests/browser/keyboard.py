@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-TEST_PASSWORD = "pw-for-tests-only"  # noqa: S105 - the factories' password (tests only)
-DEMO_PASSWORD = "netboard-demo"  # noqa: S105 - load_demo --users (synthetic demo users)
+TEST_PASSWORD = "pw-for-tests-only"
+DEMO_PASSWORD = "netboard-demo"
 
 
 def log_in(page: Any, base: str, username: str, password: str = TEST_PASSWORD) -> None:

@@ -91,7 +91,7 @@ def test_embedded_postgres_start_migrate_load_demo_serve_stop(tmp_path: Path) ->
 def test_a_real_worker_runs_tasks_from_redis() -> None:
     broker = "redis://127.0.0.1:6379/14"
     env = {**os.environ, "REDIS_URL": broker, "CELERY_BROKER_URL": broker}
-    worker = subprocess.Popen(  # noqa: S603
+    worker = subprocess.Popen(
         [
             sys.executable,
             "-m",

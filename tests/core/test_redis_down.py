@@ -21,7 +21,7 @@ from rest_framework.test import APIClient
 
 from apps.core import cache as fail_open
 from apps.core.outages import forget_warnings
-from apps.scoring import services
+from apps.scoring import queue, services
 from apps.scoring.models import InputVersion
 from tests.factories import PatientFactory, three_liver_lesions
 from tests.processes import free_port
@@ -149,7 +149,7 @@ def broker_down(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
     forget_warnings()
     monkeypatch.setattr(recompute_patient, "apply_async", refuse)
     monkeypatch.setitem(recompute_patient.app.conf, "task_always_eager", False)
-    monkeypatch.setattr(services, "_broker_unavailable_until", 0.0)
+    monkeypatch.setattr(queue, "_broker_unavailable_until", 0.0)
     yield attempts
 
 
@@ -160,8 +160,8 @@ def test_with_the_broker_down_writes_leave_patients_stale_without_waiting_on_it_
     first, second = PatientFactory(), PatientFactory()
     InputVersion.objects.update(queued_at=None)
     with caplog.at_level(logging.WARNING, "apps.scoring.services"):
-        assert services.enqueue_recompute(first.pk) is False
-        assert services.enqueue_recompute(second.pk) is False
+        assert queue.enqueue_recompute(first.pk) is False
+        assert queue.enqueue_recompute(second.pk) is False
     assert broker_down == [first.pk]  # the second was not tried: the broker just failed
     assert not InputVersion.objects.filter(queued_at__isnull=False).exists()
     assert services.phenotype_body(second.pk)["status"] == "stale"
@@ -179,27 +179,27 @@ def test_the_sweeper_queues_again_what_a_restarted_broker_lost(
     from apps.scoring.tasks import recompute_patient
 
     monkeypatch.setattr(recompute_patient, "apply_async", lambda args, **o: sent.append(args[0]))
-    monkeypatch.setattr(services, "BROKER_SENTINEL", f"test-sentinel-{uuid.uuid4().hex}")
+    monkeypatch.setattr(queue, "BROKER_SENTINEL", f"test-sentinel-{uuid.uuid4().hex}")
     patient = PatientFactory()
     InputVersion.objects.filter(patient=patient).update(queued_at=services.timezone.now())
     with override_settings(CELERY_BROKER_URL=LIVE_REDIS):
         client = redis.Redis.from_url(LIVE_REDIS)
         try:
-            assert services.sweep_stale() == 1  # no sentinel yet: the queued mark is not trusted
+            assert queue.sweep_stale() == 1  # no sentinel yet: the queued mark is not trusted
             assert sent == [patient.pk]
             InputVersion.objects.filter(patient=patient).update(queued_at=services.timezone.now())
-            assert services.sweep_stale() == 0  # the sentinel is there: the mark stands
-            client.delete(services.BROKER_SENTINEL)  # what a restart does
-            assert services.sweep_stale() == 1
+            assert queue.sweep_stale() == 0  # the sentinel is there: the mark stands
+            client.delete(queue.BROKER_SENTINEL)  # what a restart does
+            assert queue.sweep_stale() == 1
             assert sent == [patient.pk, patient.pk]
         finally:
-            client.delete(services.BROKER_SENTINEL)
+            client.delete(queue.BROKER_SENTINEL)
 
 
 @pytest.mark.django_db
 def test_the_sweeper_trusts_the_marks_when_the_broker_cannot_be_asked() -> None:
     with (
         override_settings(CELERY_BROKER_URL=f"redis://127.0.0.1:{free_port()}/0"),
-        mock.patch.object(services, "_send", return_value=0),
+        mock.patch.object(queue, "_send", return_value=0),
     ):
-        assert services._broker_lost_its_messages() is False
+        assert queue._broker_lost_its_messages() is False

@@ -20,7 +20,7 @@ from rest_framework import relations, serializers
 import apps.core.api
 import apps.decisions.serializers
 import apps.imaging.serializers
-import apps.patients.serializers  # noqa: F401 - registers the serializers below
+import apps.patients.serializers
 from apps.core.models import AccessEvent
 from apps.decisions.models import Decision
 from apps.imaging.models import ImagingStudy, Lesion, Observation

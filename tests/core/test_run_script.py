@@ -20,7 +20,7 @@ def run_script(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     clean = {
         k: v for k, v in os.environ.items() if k not in {"HOST", "PORT"} and "NETBOARD_" not in k
     }
-    return subprocess.run(  # noqa: S603 - fixed interpreter and arguments
+    return subprocess.run(
         ["bash", "scripts/run.sh", "--print-address"],  # noqa: S607 - bash from PATH
         cwd=ROOT,
         env={

@@ -112,7 +112,7 @@ def repository_files() -> list[str]:
     ones not ignored (they will be committed), without deleted ones."""
     if not (ROOT / ".git").exists():
         return _walked_files()
-    listed = subprocess.run(  # noqa: S603 - a fixed git command in the repository
+    listed = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],  # noqa: S607
         cwd=ROOT,
         capture_output=True,

@@ -22,7 +22,7 @@ from apps.decisions.models import Decision
 from apps.imaging.models import ImagingStudy, Lesion, Observation
 from apps.patients.models import Biomarker, Pathology, Patient, Treatment, TreatmentCycle
 from apps.patients.services import record_save
-from apps.scoring import services
+from apps.scoring import queue, services
 from apps.scoring.models import InputVersion, PhenotypeAssessment
 from apps.scoring.serializers import PhenotypeSerializer
 from tests.factories import (
@@ -310,7 +310,7 @@ def test_changed_thresholds_make_every_assessment_stale_until_recomputed() -> No
     assert {services.phenotype_body(p.pk)["status"] for p in patients} == {"fresh"}
     with override_settings(NETBOARD_RULES={"small_lesion_mm": 40}):
         assert {services.phenotype_body(p.pk)["status"] for p in patients} == {"stale"}
-        assert services.sweep_stale() == 2
+        assert queue.sweep_stale() == 2
         for patient in patients:
             body = services.phenotype_body(patient.pk)
             assert body["status"] == "fresh"
@@ -379,13 +379,13 @@ def test_an_already_queued_patient_is_not_sent_twice(sent: list[int]) -> None:
     patient = PatientFactory()
     InputVersion.objects.update(queued_at=None)
     sent.clear()
-    assert services.enqueue_recompute(patient.pk) is True
-    assert services.enqueue_recompute(patient.pk) is False
+    assert queue.enqueue_recompute(patient.pk) is True
+    assert queue.enqueue_recompute(patient.pk) is False
     # A mark older than the pending window is considered lost.
     InputVersion.objects.filter(patient=patient).update(
         queued_at=timezone.now() - services.pending_window() - timedelta(seconds=1)
     )
-    assert services.enqueue_recompute(patient.pk) is True
+    assert queue.enqueue_recompute(patient.pk) is True
     assert sent == [patient.pk, patient.pk]
 
 
@@ -406,12 +406,12 @@ def test_a_broker_that_is_down_leaves_the_patient_stale_for_the_sweeper(
     with monkeypatch.context() as patched:
         patched.setattr(recompute_patient, "apply_async", refuse)
         with caplog.at_level(logging.WARNING, logger="apps.scoring.services"):
-            assert services.enqueue_recompute(patient.pk) is False
+            assert queue.enqueue_recompute(patient.pk) is False
     assert InputVersion.objects.get(patient=patient).queued_at is None
     assert services.phenotype_body(patient.pk)["status"] == "stale"
     assert f"patient id {patient.pk}" in caplog.text
     assert patient.mrn not in caplog.text and patient.family_name not in caplog.text
-    assert services.sweep_stale() == 1
+    assert queue.sweep_stale() == 1
     assert services.phenotype_body(patient.pk)["status"] == "fresh"
 
 
@@ -423,7 +423,7 @@ def test_the_sweeper_skips_fresh_and_recently_queued_patients(sent: list[int]) -
     Patient.objects.filter(pk__in=[queued.pk, stale.pk]).update(weight_kg=60)
     InputVersion.objects.filter(patient=queued).update(queued_at=timezone.now())
     sent.clear()
-    assert services.sweep_stale() == 1
+    assert queue.sweep_stale() == 1
     assert sent == [stale.pk]
 
 
@@ -431,7 +431,7 @@ def test_the_sweeper_repairs_a_missing_version_row(sent: list[int]) -> None:
     patient = PatientFactory()
     InputVersion.objects.filter(patient=patient).delete()
     sent.clear()
-    assert services.sweep_stale() == 1
+    assert queue.sweep_stale() == 1
     assert InputVersion.objects.filter(patient=patient).exists()
     assert sent == [patient.pk]
 
@@ -570,7 +570,7 @@ def test_a_sweep_that_loses_the_broker_midway_takes_back_the_unsent_marks(
         sent.append(args[0])
 
     monkeypatch.setattr(recompute_patient, "apply_async", flaky)
-    assert services.sweep_stale() == 1
+    assert queue.sweep_stale() == 1
     queued = dict(InputVersion.objects.values_list("patient_id", "queued_at"))
     assert queued[sent[0]] is not None
     assert [queued[p.pk] for p in patients if p.pk != sent[0]] == [None, None]

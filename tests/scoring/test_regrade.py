@@ -22,7 +22,7 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 from apps.patients.models import Biomarker, Patient, TreatmentCycle
-from apps.scoring import services
+from apps.scoring import queue, services
 from apps.scoring.models import InputVersion, PhenotypeAssessment
 from tests.factories import (
     PathologyFactory,
@@ -164,7 +164,7 @@ def test_a_chunk_skips_a_patient_being_written_and_queues_it_on_its_own(
     InputVersion.objects.update(queued_at=services.timezone.now())  # as the sweep marked them
     before = list(PhenotypeAssessment.objects.filter(patient_id=held).values_list("computed_at"))
     resent: list[list[int]] = []
-    monkeypatch.setattr(services, "_send", lambda ids, chunk_size=1: resent.append(ids))
+    monkeypatch.setattr(queue, "_send", lambda ids, chunk_size=1: resent.append(ids))
     settings = connection.settings_dict
     with psycopg.connect(
         host=settings["HOST"],
@@ -177,6 +177,7 @@ def test_a_chunk_skips_a_patient_being_written_and_queues_it_on_its_own(
             "UPDATE scoring_inputversion SET version = version WHERE patient_id = %s", [held]
         )
         outcomes = services.assessments_recompute(patient_ids=[held, free])
+        queue.send_skipped(outcomes)  # what the chunk's task does once the chunk committed
         writer.rollback()
     assert outcomes == {held: "skipped", free: "written"}
     assert resent == [[held]]  # after the chunk committed
@@ -189,11 +190,11 @@ def test_a_chunk_skips_a_patient_being_written_and_queues_it_on_its_own(
 
 
 def test_tasks_are_chunks_of_at_most_the_chunk_size_spread_over_several_workers() -> None:
-    assert services._tasks([1, 2, 3], 100) == [[1], [2], [3]]  # a few: their own tasks
-    assert services._tasks(list(range(10)), 1) == [[n] for n in range(10)]
-    sizes = [len(task) for task in services._tasks(list(range(20)), 100)]
+    assert queue._tasks([1, 2, 3], 100) == [[1], [2], [3]]  # a few: their own tasks
+    assert queue._tasks(list(range(10)), 1) == [[n] for n in range(10)]
+    sizes = [len(task) for task in queue._tasks(list(range(20)), 100)]
     assert sizes == [3, 3, 3, 3, 2, 2, 2, 2]
-    tasks = services._tasks(list(range(1005)), 100)
+    tasks = queue._tasks(list(range(1005)), 100)
     assert [len(task) for task in tasks] == [92] * 4 + [91] * 7
     assert [pid for task in tasks for pid in task] == list(range(1005))
 
@@ -219,13 +220,13 @@ def test_the_sweeper_sends_chunks_when_many_patients_are_stale(
     sent: list[tuple[str, Any]],
 ) -> None:
     ids = cohort(40)
-    assert services.sweep_stale(chunk_size=5) == 40
+    assert queue.sweep_stale(chunk_size=5) == 40
     assert {name for name, _ in sent} == {"scoring.regrade_chunk"}
     assert [len(chunk) for _, chunk in sent] == [5] * 8
     assert sorted(pid for _, chunk in sent for pid in chunk) == sorted(ids)
     assert InputVersion.objects.filter(queued_at__isnull=False).count() == 40
     sent.clear()
-    assert services.sweep_stale(chunk_size=5) == 0  # all queued: nothing sent twice
+    assert queue.sweep_stale(chunk_size=5) == 0  # all queued: nothing sent twice
     assert sent == []
 
 
@@ -245,7 +246,7 @@ def test_a_broker_lost_midway_through_the_chunks_takes_back_the_unsent_marks(
         sent.append(args[0])
 
     monkeypatch.setattr(regrade_chunk, "apply_async", flaky)
-    assert services.sweep_stale(chunk_size=10) == len(sent[0]) == 3  # 20 over 8 tasks
+    assert queue.sweep_stale(chunk_size=10) == len(sent[0]) == 3  # 20 over 8 tasks
     queued = set(
         InputVersion.objects.filter(queued_at__isnull=False).values_list("patient_id", flat=True)
     )
@@ -254,11 +255,11 @@ def test_a_broker_lost_midway_through_the_chunks_takes_back_the_unsent_marks(
 
 def test_a_sweep_without_a_broker_regrades_in_process_in_chunks() -> None:
     ids = cohort(24)
-    services.sweep_stale()
+    queue.sweep_stale()
     with override_settings(NETBOARD_RULES={"small_lesion_mm": 40}):
         assert {services.phenotype_body(pid)["status"] for pid in ids} == {"stale"}
         with CaptureQueriesContext(connection) as captured:
-            assert services.sweep_stale(chunk_size=6) == 24
+            assert queue.sweep_stale(chunk_size=6) == 24
         claims = [q for q in captured.captured_queries if "FOR KEY SHARE SKIP LOCKED" in q["sql"]]
         assert len(claims) == 8  # 24 patients over 8 chunk tasks
         bodies = [services.phenotype_body(pid) for pid in ids]
@@ -282,7 +283,7 @@ def test_the_regrade_command_queues_every_stale_patient_in_chunks() -> None:
 
 def test_regrade_sweeps_in_batches_until_none_is_stale(sent: list[tuple[str, Any]]) -> None:
     ids = cohort(25)
-    assert services.regrade(chunk_size=3, batch=10) == (25, 0)
+    assert queue.regrade(chunk_size=3, batch=10) == (25, 0)
     assert sorted(pid for _, chunk in sent for pid in chunk) == sorted(ids)
 
 

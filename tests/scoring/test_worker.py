@@ -94,7 +94,7 @@ def test_a_worker_killed_mid_task_still_leaves_the_assessment_fresh(stack: Stack
                 rows = c.execute(
                     "SELECT datname, state, wait_event_type, left(query, 200) FROM pg_stat_activity"
                 ).fetchall()
-            print(rows, api.phenotype(patient), redis.Redis.from_url(BROKER).keys("*"))  # noqa: T201
+            print(rows, api.phenotype(patient), redis.Redis.from_url(BROKER).keys("*"))
             raise
         stack.kill(doomed)
         hold.rollback()

@@ -18,6 +18,22 @@ from .uptake import ScoredStudy
 from .wording import LesionNames, count, is_are, sentence
 
 BLOCKS, CAUTION, INFO = "blocks", "caution", "info"
+
+# Every finding code, in the order findings are listed (API.md's finding codes): the API's
+# schema and the tests read them from here.
+FINDING_CODES = (
+    "sstr_majority_low",
+    "discordant_fdg_positive_sstr_negative",
+    "fdg_positive_sstr_positive",
+    "sstr_positive_fdg_negative",
+    "sstr_heterogeneous",
+    "small_lesions",
+    "high_grade",
+    "fdg_suvmax_prognostic",
+    "grade_fdg_discordance",
+    "pulmonary",
+    "fdg_pet_missing",
+)
 NO_BLOCKING_FINDING = "no_blocking_finding"
 BLOCKING_FINDINGS_PRESENT = "blocking_findings_present"
 

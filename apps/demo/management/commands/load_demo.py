@@ -11,7 +11,7 @@ from apps.core.roles import ROLES
 from apps.demo.cohort import COHORT, DemoPatient, as_date, as_decimal
 from apps.imaging.models import ImagingStudy, Lesion, Observation
 from apps.patients.models import Biomarker, Pathology, Patient, Treatment, TreatmentCycle
-from apps.scoring.services import request_recompute
+from apps.scoring.queue import request_recompute
 
 DEMO_PASSWORD = "netboard-demo"  # noqa: S105 - published demo password, local use only
 _OBSERVATION_DECIMALS = {"suv_max", "suv_peak", "long_axis_mm", "short_axis_mm", "volume_ml"}

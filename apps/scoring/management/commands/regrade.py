@@ -13,7 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from apps.scoring.services import regrade
+from apps.scoring.queue import regrade
 
 
 class Command(BaseCommand):

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from apps.scoring.services import sweep_stale
+from apps.scoring.queue import sweep_stale
 
 
 class Command(BaseCommand):
