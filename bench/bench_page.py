@@ -386,11 +386,11 @@ def page_parts(patient: Any) -> dict[str, Callable[[], object]]:
     from apps.patients.timeline import build_timeline
     from apps.scoring.services import assessment_bodies
 
-    fields = ("result", "response", "uptake")
+    fields = ("phenotype", "response", "uptake")
     context = patient_page_context(patient)
     record = timeline_record(patient.pk)
     bodies = assessment_bodies(patient.pk, fields=fields)
-    phenotype, response, uptake = bodies["result"], bodies["response"], bodies["uptake"]
+    phenotype, response, uptake = bodies["phenotype"], bodies["response"], bodies["uptake"]
     return {
         "read the stored assessment (assessment_bodies)": lambda: assessment_bodies(
             patient.pk, fields=fields

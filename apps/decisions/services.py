@@ -135,7 +135,7 @@ def decision_record(
             .first()
         )
         bodies = scoring.assessment_bodies(case.patient_id)
-        phenotype, response = bodies["result"], bodies["response"]
+        phenotype, response = bodies["phenotype"], bodies["response"]
         values = {"recommendation": recommendation, "rationale": rationale, "attendees": attendees}
         if shown is not None:
             current = current_decision(case)

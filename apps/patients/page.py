@@ -41,8 +41,8 @@ def patient_page_context(patient: Patient) -> dict[str, Any]:
     response with their status (``phenotype`` carries the status line's header), the latest
     timepoint, the timeline geometry from the stored uptake scores, the latest pathology and
     the markers."""
-    bodies = scoring.assessment_bodies(patient.pk, fields=("result", "response", "uptake"))
-    phenotype, response = labelled(bodies["result"]), bodies["response"]
+    bodies = scoring.assessment_bodies(patient.pk, fields=("phenotype", "response", "uptake"))
+    phenotype, response = labelled(bodies["phenotype"]), bodies["response"]
     record = timeline_record(patient.pk)
     return {
         "phenotype": phenotype,

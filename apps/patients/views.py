@@ -23,7 +23,7 @@ from apps.scoring import services as scoring
 
 PAGE_SIZE = 25
 # The latest timepoint's NETPET pattern and grade, and whether its findings block: read off the
-# worker's stored ``latest_timepoint(result)`` (apps.scoring.models), the one the patient page
+# worker's stored ``latest_timepoint(phenotype)`` (apps.scoring.models), the one the patient page
 # shows. No assessment yet: NULL (sorted last, matching no grade and no blocking filter).
 _LATEST = {"latest": F("phenotype_assessment__latest_timepoint")}
 _LATEST_GRADE = KT("latest__netpet__pattern")

@@ -92,17 +92,17 @@ class PhenotypeAssessment(models.Model):
         primary_key=True,
         related_name="phenotype_assessment",
     )
-    result = models.JSONField()
+    phenotype = models.JSONField()
     # DOMAIN.md §7-§9 over the patient's whole history (API.md ``response/``): computed with
-    # ``result`` from the same inputs, so it shares its status.
+    # ``phenotype`` from the same inputs, so it shares its status.
     response = models.JSONField(default=dict)
-    # DOMAIN.md §2 per observation, as the worker computed it with ``result``: by study id, then
+    # DOMAIN.md §2 per observation, as the worker computed it with ``phenotype``: by study id, then
     # lesion id (both as strings), ``{"score", "source", "computed", "flags"}``. The pages read
     # the per-lesion scores from here (the timeline), never by running the rules themselves.
     uptake = models.JSONField(default=dict)
-    # ``latest_grades(result)``: the grades of ``latest_timepoint(result)``, stored with it so the
-    # patient list can filter and sort by them and the agenda show them without reading every
-    # whole result.
+    # ``latest_grades(phenotype)``: the grades of ``latest_timepoint(phenotype)``, stored with it
+    # so the patient list can filter and sort by them and the agenda show them without reading
+    # every whole phenotype.
     latest_timepoint = models.JSONField(null=True, blank=True)
     rules_version = models.CharField(max_length=16)
     rules_fingerprint = models.CharField(max_length=64)

@@ -136,7 +136,7 @@ def stored_fields(
     that the two can never store different rows for the same inputs."""
     phenotype = assess_phenotype(patient, thresholds)
     return {
-        "result": phenotype,
+        "phenotype": phenotype,
         "response": assess_response(patient, thresholds, phenotype),
         "uptake": uptake_by_study(patient, thresholds),
         "latest_timepoint": latest_grades(phenotype),
@@ -151,13 +151,13 @@ def stored_fields(
 # unpacked by the server: quoting one string is a single libpq call, where arrays of jsonb
 # parameters would be escaped element by element in Python (10x the time of the rules).
 _STORE_SQL = (
-    "INSERT INTO scoring_phenotypeassessment (patient_id, result, response, uptake, "
+    "INSERT INTO scoring_phenotypeassessment (patient_id, phenotype, response, uptake, "
     "latest_timepoint, rules_version, rules_fingerprint, inputs_digest, inputs_version, "
     "computed_at) "
     "SELECT (r->>0)::bigint, r->1, r->2, r->3, nullif(r->4, 'null'::jsonb), r->>5, r->>6, "
     "r->>7, (r->>8)::bigint, %s FROM jsonb_array_elements(%s::jsonb) AS r "
     "ON CONFLICT (patient_id) DO UPDATE SET "
-    "result = EXCLUDED.result, response = EXCLUDED.response, uptake = EXCLUDED.uptake, "
+    "phenotype = EXCLUDED.phenotype, response = EXCLUDED.response, uptake = EXCLUDED.uptake, "
     "latest_timepoint = EXCLUDED.latest_timepoint, "
     "rules_version = EXCLUDED.rules_version, "
     "rules_fingerprint = EXCLUDED.rules_fingerprint, "
@@ -173,7 +173,7 @@ def _store(cursor: Any, results: list[tuple[int, int, dict[str, Any]]]) -> None:
     rows = [
         [
             patient_id,
-            fields["result"],
+            fields["phenotype"],
             fields["response"],
             fields["uptake"],
             fields["latest_timepoint"],
@@ -372,7 +372,7 @@ def phenotype_body(patient_id: int) -> dict[str, Any]:
     """The body of API.md ``GET patients/{id}/phenotype/``: the stored result (possibly not
     fresh, and then saying so) with ``patient``, ``status`` and ``computed_at``. Before the first
     computation the timepoints list is empty and the status is ``pending`` or ``stale``."""
-    return assessment_bodies(patient_id, ("result",))["result"]
+    return assessment_bodies(patient_id, ("phenotype",))["phenotype"]
 
 
 # The bodies before the first computation: every list empty.
@@ -393,7 +393,7 @@ EMPTY_RESPONSE: dict[str, Any] = {
 
 
 _EMPTY: dict[str, dict[str, Any]] = {
-    "result": EMPTY_PHENOTYPE,
+    "phenotype": EMPTY_PHENOTYPE,
     "response": EMPTY_RESPONSE,
     "uptake": {},  # by study id: no study scored yet
 }
@@ -406,14 +406,14 @@ def response_body(patient_id: int) -> dict[str, Any]:
 
 
 def assessment_bodies(
-    patient_id: int, fields: tuple[str, ...] = ("result", "response")
+    patient_id: int, fields: tuple[str, ...] = ("phenotype", "response")
 ) -> dict[str, dict[str, Any]]:
-    """The phenotype (``result``) and response bodies of one patient from one read of the
+    """The phenotype and response bodies of one patient from one read of the
     stored assessment, each with ``patient``, ``status`` and ``computed_at``. With
     ``fields=()`` only that header is read (the status line polls it): no result JSON."""
     version = InputVersion.objects.filter(patient_id=patient_id).first()
     assessments = PhenotypeAssessment.objects.filter(patient_id=patient_id)
-    unread = {"result", "response", "uptake", "latest_timepoint"} - set(fields)
+    unread = {"phenotype", "response", "uptake", "latest_timepoint"} - set(fields)
     assessment = assessments.defer(*sorted(unread)).first()
     header: dict[str, Any] = {
         "patient": patient_id,

@@ -84,7 +84,7 @@ def change_fdg(patient: Patient, suv: str) -> None:
 
 
 def stored_grade(patient: Patient) -> str:
-    result = scoring.assessment_bodies(patient.pk)["result"]
+    result = scoring.assessment_bodies(patient.pk)["phenotype"]
     return str(result["timepoints"][-1]["netpet"]["grade"])
 
 
@@ -104,7 +104,7 @@ def test_a_clinician_records_a_signed_decision_with_the_assessment_shown(
     assert response["Location"] == present_url(case) + "#decision"
     decision = Decision.objects.get()
     bodies = scoring.assessment_bodies(case.patient_id)
-    assert decision.phenotype_snapshot == bodies["result"]
+    assert decision.phenotype_snapshot == bodies["phenotype"]
     assert decision.response_snapshot == bodies["response"]
     assert decision.phenotype_snapshot["timepoints"][-1]["netpet"]["grade"] == "P4a"
     assert (decision.recommendation, decision.rationale, decision.attendees) == (
@@ -183,7 +183,7 @@ def test_a_page_shown_before_a_recompute_is_refused_and_keeps_what_was_typed(
     assert decide(clinician, present_url(case), new).status_code == 302
     decision = Decision.objects.get()
     assert decision.phenotype_snapshot["timepoints"][-1]["netpet"]["grade"] == "P1"
-    assert decision.phenotype_snapshot == scoring.assessment_bodies(case.patient_id)["result"]
+    assert decision.phenotype_snapshot == scoring.assessment_bodies(case.patient_id)["phenotype"]
 
 
 def test_a_changed_digest_or_status_is_refused_too(clinician: Client, case: Case) -> None:
@@ -330,7 +330,7 @@ def test_the_decision_page_ignores_a_later_edit_of_the_stored_assessment(
 ) -> None:
     decision = _signed_decision(clinician, case)
     assessment = PhenotypeAssessment.objects.get(patient=case.patient)
-    assessment.result["timepoints"][-1]["netpet"]["grade"] = "P5"
+    assessment.phenotype["timepoints"][-1]["netpet"]["grade"] = "P5"
     assessment.save()
     html = html_of(clinician.get(f"/decisions/{decision.pk}/"))
     assert re.search(r'NETPET</span> <strong class="grade-value">P4a</strong>', html)

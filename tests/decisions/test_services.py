@@ -20,7 +20,7 @@ def record(sign: bool) -> Decision:
     case = CaseFactory()
     PhenotypeAssessment.objects.create(
         patient=case.patient,
-        result=SHOWN,
+        phenotype=SHOWN,
         rules_version="test",
         rules_fingerprint="test",
         inputs_digest="test",

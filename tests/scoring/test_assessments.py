@@ -281,9 +281,9 @@ def test_recompute_writes_once_and_then_nothing_for_the_same_inputs() -> None:
     assert services.phenotype_body(patient.pk)["status"] == "stale"
     assert services.recompute_phenotype(patient.pk) == "confirmed"
     again = PhenotypeAssessment.objects.get(patient=patient)
-    assert (again.computed_at, again.result, again.inputs_digest) == (
+    assert (again.computed_at, again.phenotype, again.inputs_digest) == (
         stored.computed_at,
-        stored.result,
+        stored.phenotype,
         stored.inputs_digest,
     )
     assert again.inputs_version == version_of(patient)

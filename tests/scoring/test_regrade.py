@@ -37,7 +37,7 @@ pytestmark = pytest.mark.django_db
 
 STORED = [
     "patient_id",
-    "result",
+    "phenotype",
     "response",
     "uptake",
     "latest_timepoint",
@@ -306,9 +306,9 @@ def test_a_regrade_by_a_real_worker_stores_what_the_single_path_stores(stack: St
 
         wait_for(all_fresh, timeout=60, what="every patient regraded by the workers")
         by_workers = stored_rows(ids)
-        assert {row["result"]["thresholds"]["small_lesion_mm"] for row in by_workers.values()} == {
-            40
-        }
+        assert {
+            row["phenotype"]["thresholds"]["small_lesion_mm"] for row in by_workers.values()
+        } == {40}
         PhenotypeAssessment.objects.all().delete()
         for pid in ids:
             assert services.recompute_phenotype(pid) == "written"
