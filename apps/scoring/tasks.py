@@ -20,28 +20,24 @@ from django.db import OperationalError
 
 from apps.scoring import queue, services
 
+# Both computing tasks: acknowledged once done (a lost worker's message comes back), retried
+# with backoff when the database blips.
+_COMPUTING = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "autoretry_for": (OperationalError,),
+    "retry_backoff": True,
+    "max_retries": 5,
+}
 
-@shared_task(
-    name="scoring.recompute_patient",
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    max_retries=5,
-)
+
+@shared_task(name="scoring.recompute_patient", **_COMPUTING)
 def recompute_patient(patient_id: int) -> str:
     """Recompute one patient's phenotype assessment."""
     return services.recompute_phenotype(int(patient_id))
 
 
-@shared_task(
-    name="scoring.regrade_chunk",
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    max_retries=5,
-)
+@shared_task(name="scoring.regrade_chunk", **_COMPUTING)
 def regrade_chunk(patient_ids: list[int]) -> dict[str, int]:
     """Recompute the assessments of a chunk of patients in bulk; the count of each outcome."""
     outcomes = services.assessments_recompute(patient_ids=[int(pid) for pid in patient_ids])

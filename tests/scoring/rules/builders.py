@@ -16,24 +16,14 @@ from apps.scoring.rules import (
     Thresholds,
     assess_phenotype,
 )
+from apps.scoring.rules.findings import FINDING_CODES
 
 _DECIMAL_OBS = ("suv_max", "suv_peak", "long_axis_mm", "short_axis_mm")
 _DECIMAL_STUDY = ("blood_pool_suv", "liver_suv", "liver_suv_sd", "spleen_suv")
 
-# DOMAIN.md §6 / API.md order of the findings: the order assess_phenotype lists them in.
-FINDING_ORDER = [
-    "sstr_majority_low",
-    "discordant_fdg_positive_sstr_negative",
-    "fdg_positive_sstr_positive",
-    "sstr_positive_fdg_negative",
-    "sstr_heterogeneous",
-    "small_lesions",
-    "high_grade",
-    "fdg_suvmax_prognostic",
-    "grade_fdg_discordance",
-    "pulmonary",
-    "fdg_pet_missing",
-]
+# DOMAIN.md §6 / API.md order of the findings: the order assess_phenotype lists them in
+# (checked against docs/api.md in test_findings.py).
+FINDING_ORDER = list(FINDING_CODES)
 
 # Reference SUVs of the worked cases (phenotype.json "about").
 SSTR_REFS = {"blood_pool_suv": "1.5", "liver_suv": "6.0", "spleen_suv": "18.0"}
