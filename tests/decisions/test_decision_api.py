@@ -8,14 +8,13 @@ import time
 from collections.abc import Callable
 from decimal import Decimal
 
-import psycopg
 import pytest
-from django.db import connection
 from django.test import TestCase
 from rest_framework.test import APIClient
 
 from apps.decisions.models import Decision
 from apps.scoring import services as scoring
+from tests.database import second_connection
 from tests.factories import CaseFactory, ObservationFactory, StudyFactory
 
 pytestmark = pytest.mark.django_db
@@ -59,15 +58,9 @@ def test_a_decision_posted_through_the_api_waits_for_a_recompute_storing_its_res
     case = CaseFactory(patient=sstr.patient)
     api = token_client("clinician")
     holding, posted = threading.Event(), threading.Event()
-    dsn = connection.settings_dict
 
     def recompute_in_progress() -> None:
-        with (
-            psycopg.connect(
-                host=dsn["HOST"], port=dsn["PORT"], user=dsn["USER"], dbname=dsn["NAME"]
-            ) as other,
-            other.cursor() as cursor,
-        ):
+        with second_connection() as other, other.cursor() as cursor:
             cursor.execute(
                 "SELECT 1 FROM scoring_phenotypeassessment WHERE patient_id = %s FOR UPDATE",
                 [sstr.patient_id],

@@ -23,6 +23,7 @@ from rest_framework.test import APIClient
 from apps.imaging.models import Observation
 from apps.scoring import services
 from apps.scoring.models import PhenotypeAssessment
+from tests.database import second_connection
 from tests.factories import LesionFactory, PatientFactory, StudyFactory, three_liver_lesions
 from tests.processes import wait_for
 
@@ -146,14 +147,7 @@ def _other_connection_can_lock(sql: str, params: list[Any]) -> bool:
     """Whether a second connection gets the lock at once (NOWAIT) or finds it held."""
     import psycopg
 
-    settings = connection.settings_dict
-    with psycopg.connect(
-        host=settings["HOST"],
-        port=settings["PORT"] or 5432,
-        user=settings["USER"],
-        dbname=settings["NAME"],
-        autocommit=False,
-    ) as other:
+    with second_connection() as other:
         try:
             other.execute(sql + " NOWAIT", params)
         except psycopg.errors.LockNotAvailable:

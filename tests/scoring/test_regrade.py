@@ -13,7 +13,6 @@ from decimal import Decimal
 from io import StringIO
 from typing import Any
 
-import psycopg
 import pytest
 from django.core.management import call_command
 from django.db import connection
@@ -24,6 +23,7 @@ from django.test.utils import CaptureQueriesContext
 from apps.patients.models import Biomarker, Patient, TreatmentCycle
 from apps.scoring import queue, services
 from apps.scoring.models import InputVersion, PhenotypeAssessment
+from tests.database import second_connection
 from tests.factories import (
     PathologyFactory,
     PatientFactory,
@@ -165,13 +165,7 @@ def test_a_chunk_skips_a_patient_being_written_and_queues_it_on_its_own(
     before = list(PhenotypeAssessment.objects.filter(patient_id=held).values_list("computed_at"))
     resent: list[list[int]] = []
     monkeypatch.setattr(queue, "_send", lambda ids, chunk_size=1: resent.append(ids))
-    settings = connection.settings_dict
-    with psycopg.connect(
-        host=settings["HOST"],
-        port=settings["PORT"] or 5432,
-        user=settings["USER"],
-        dbname=settings["NAME"],
-    ) as writer:
+    with second_connection() as writer:
         # A write of the patient in progress: its trigger holds the version row.
         writer.execute(
             "UPDATE scoring_inputversion SET version = version WHERE patient_id = %s", [held]
