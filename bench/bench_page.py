@@ -311,7 +311,9 @@ def main() -> None:
         f"{Observation.objects.filter(patient=patient).count()} observations"
     )
 
-    with override_settings(ROOT_URLCONF="bench.urls_bench", ALLOWED_HOSTS=["testserver"]):
+    # DEBUG off while timing, as deployed: no log of every query.
+    timing = {"ROOT_URLCONF": "bench.urls_bench", "ALLOWED_HOSTS": ["testserver"], "DEBUG": False}
+    with override_settings(**timing):
         client = Client()
         client.force_login(user)
         url = f"/patients/{patient.pk}/"
@@ -376,9 +378,9 @@ def main() -> None:
 
 
 def page_parts(patient: Any) -> dict[str, Callable[[], object]]:
-    """The steps of the patient page on their own: the two reads (the stored assessment with
-    its per-lesion scores, about 500 kB of JSON for this patient, and what the timeline shows
-    of the record), the timeline's geometry, all of the context (``patient_page_context``), and
+    """The steps of the patient page on their own: the two reads (the stored summary and
+    per-lesion scores, about 150 kB of JSON for this patient, and what the timeline shows of
+    the record), the timeline's geometry, all of the context (``patient_page_context``), and
     the rendering of the timeline's template."""
     from django.template.loader import render_to_string
 
@@ -386,11 +388,12 @@ def page_parts(patient: Any) -> dict[str, Callable[[], object]]:
     from apps.patients.timeline import build_timeline
     from apps.scoring.services import assessment_bodies
 
-    fields = ("phenotype", "response", "uptake")
+    fields = ("summary", "uptake")
     context = patient_page_context(patient)
     record = timeline_record(patient.pk)
     bodies = assessment_bodies(patient.pk, fields=fields)
-    phenotype, response, uptake = bodies["phenotype"], bodies["response"], bodies["uptake"]
+    phenotype, response = context["phenotype"], context["response"]
+    uptake = bodies["uptake"]
     return {
         "read the stored assessment (assessment_bodies)": lambda: assessment_bodies(
             patient.pk, fields=fields

@@ -6,10 +6,11 @@ Everything here reads what the workers stored; nothing is computed but the timel
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
-
-from django.db.models import Count, QuerySet
 
 from apps.imaging.models import ImagingStudy, Lesion, Observation
 from apps.patients.models import Analyte, Pathology, Patient, Treatment, TreatmentCycle
@@ -39,10 +40,15 @@ def patient_page_context(patient: Patient) -> dict[str, Any]:
     """What the patient page shows, for any page that shows a patient's timeline and findings
     (the patient page, presentation mode, the printed case summary): the stored phenotype and
     response with their status (``phenotype`` carries the status line's header), the latest
-    timepoint, the timeline geometry from the stored uptake scores, the latest pathology and
-    the markers."""
-    bodies = scoring.assessment_bodies(patient.pk, fields=("phenotype", "response", "uptake"))
-    phenotype, response = labelled(bodies["phenotype"]), bodies["response"]
+    timepoint, the timeline geometry from the stored uptake scores (and ``read_count``, the
+    observations of each study), the latest pathology and the markers.
+
+    The phenotype and response are the stored summary's (``PhenotypeAssessment.summary``: the
+    bodies without their per-lesion lists), which is all that these pages show of them."""
+    bodies = scoring.assessment_bodies(patient.pk, fields=("summary", "uptake"))
+    header, summary = bodies["header"], bodies["summary"]
+    phenotype = labelled({**header, "timepoints": summary["timepoints"]})
+    response = {**header, **summary["response"]}
     record = timeline_record(patient.pk)
     return {
         "phenotype": phenotype,
@@ -50,6 +56,7 @@ def patient_page_context(patient: Patient) -> dict[str, Any]:
         "latest": latest_timepoint(phenotype),
         "patient": patient,
         "timeline": build_timeline(record, phenotype, response, bodies["uptake"]),
+        "read_count": record.read_count,
         "pathology": Pathology.objects.filter(patient=patient)
         .order_by("-reported_on", "-id")
         .first(),
@@ -75,7 +82,14 @@ def timeline_record(patient_id: int) -> TimelineRecord:
     treatments = Treatment.objects.filter(patient_id=patient_id).values_list(
         "id", "kind", "started_on", "ended_on"
     )
-    observations = Observation.objects.filter(patient_id=patient_id, suv_max__isnull=False)
+    suv_max: dict[tuple[int, int], Decimal] = {}
+    read_count: Counter[int] = Counter()
+    for study, lesion, suv in Observation.objects.filter(patient_id=patient_id).values_list(
+        "study_id", "lesion_id", "suv_max"
+    ):
+        read_count[study] += 1
+        if suv is not None:
+            suv_max[study, lesion] = suv
     return TimelineRecord(
         studies=[
             StudyIn(pk, day, tracer, tracer_class, modality, post_therapy, cycle_number=cycle)
@@ -91,21 +105,18 @@ def timeline_record(patient_id: int) -> TimelineRecord:
                 "id", "label", "site"
             )
         ],
-        suv_max={
-            (study, lesion): suv
-            for study, lesion, suv in observations.values_list("study_id", "lesion_id", "suv_max")
-        },
+        suv_max=suv_max,
+        read_count=read_count,
     )
 
 
-def patient_studies(patient: Patient) -> QuerySet[ImagingStudy]:
-    """The patient's studies for the studies table, newest first, each with ``read_count``:
-    the number of its observations."""
-    return (
-        ImagingStudy.objects.filter(patient=patient)
-        .annotate(read_count=Count("observations"))
-        .order_by("-performed_on", "-id")
-    )
+def patient_studies(patient: Patient, read_count: Mapping[int, int]) -> list[ImagingStudy]:
+    """The patient's studies for the studies table, newest first, each with ``read_count``: the
+    number of its observations (``TimelineRecord.read_count``)."""
+    studies = list(ImagingStudy.objects.filter(patient=patient).order_by("-performed_on", "-id"))
+    for study in studies:
+        study.read_count = read_count.get(study.pk, 0)  # type: ignore[attr-defined]
+    return studies
 
 
 def _sparkline(series: dict[str, Any]) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """The SSTR/FDG phenotype timeline of one patient, as geometry for the inline SVG that
-templates/patients/_timeline.html draws (issue 6).
+templates/jinja2/patients/timeline.svg draws (issue 6).
 
 Built from the patient's record (``TimelineRecord``: the studies, treatments and lesions, and
 the SUVmax of each observation, as shown) and what the worker stored: the phenotype, the
@@ -79,6 +79,7 @@ class TimelineRecord:
     treatments: Sequence[TreatmentIn]  # with their cycles
     lesions: Sequence[LesionIn]
     suv_max: Mapping[tuple[int, int], Decimal]  # by (study id, lesion id), where recorded
+    read_count: Mapping[int, int] = field(default_factory=dict)  # observations by study id
 
 
 @dataclass

@@ -114,11 +114,9 @@ def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
     for case in cases:
         decisions = list(case.decisions.all())
         case.latest_decision = decisions[-1] if decisions else None  # type: ignore[attr-defined]
-    return render(
-        request,
-        "patients/detail.html",
-        {**patient_page_context(patient), "studies": patient_studies(patient), "cases": cases},
-    )
+    context = patient_page_context(patient)
+    studies = patient_studies(patient, context["read_count"])
+    return render(request, "patients/detail.html", {**context, "studies": studies, "cases": cases})
 
 
 @require_GET

@@ -1,8 +1,8 @@
 """The patient page at full size (issue 6): a patient with 24 studies x 40 lesions renders with
 the same number of queries as one with 2 studies x 3 lesions, and shows every study and lesion;
-the timeline's markup (written in Python, apps/patients/timeline.py) is well-formed and escaped.
+the timeline's markup (templates/jinja2/patients/timeline.svg) is well-formed and escaped.
 
-The timing half of the requirement (within 4x a hello-world page) is bench/bench_page.py.
+The timing half of the requirement (within 10x a hello-world page) is bench/bench_page.py.
 """
 
 from __future__ import annotations

@@ -41,6 +41,7 @@ STORED = [
     "response",
     "uptake",
     "latest_timepoint",
+    "summary",
     "rules_version",
     "rules_fingerprint",
     "inputs_digest",

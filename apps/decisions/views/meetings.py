@@ -66,7 +66,7 @@ def _agenda_rows(cases: list[Case]) -> list[dict[str, Any]]:
     assessments = {
         a.patient_id: a
         for a in PhenotypeAssessment.objects.filter(patient_id__in=patient_ids).defer(
-            "phenotype", "response", "uptake"
+            "phenotype", "response", "uptake", "summary"
         )
     }
     versions = {v.patient_id: v for v in InputVersion.objects.filter(patient_id__in=patient_ids)}

@@ -1,0 +1,111 @@
+"""``PhenotypeAssessment.summary``: the phenotype and response without their per-lesion lists,
+stored by the worker with them, is all that the pages showing a patient read of the two bodies
+(issue 14: the patient page read 490 kB of JSON it did not show)."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import pytest
+from django.apps import apps as django_apps
+from django.core.management import call_command
+from django.test import TestCase
+
+from apps.patients.models import Patient
+from apps.patients.page import patient_page_context, timeline_record
+from apps.patients.timeline import build_timeline
+from apps.scoring import services as scoring
+from apps.scoring.models import PhenotypeAssessment, assessment_summary, latest_timepoint
+from tests.factories import dual_tracer_record
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_summary_leaves_out_exactly_the_per_lesion_lists() -> None:
+    lesions = [{"lesion": 1, "fdg_score": 3}]
+    timepoint = {
+        "sstr_study": 1,
+        "fdg_study": 2,
+        "lesion_scores": lesions,
+        "sstr": {"counts": {"3": 1}, "target_lesions": [1]},
+        "netpet": {"grade": "P4", "reason": "why", "lesions": lesions, "suitability": "s"},
+        "karfis": {"group": "C2", "reason": "because", "lesions": lesions},
+        "zidan": None,
+        "prrt_support": {"overall": "no_blocking_finding", "findings": [{"lesions": [1]}]},
+        "biopsy_target": 1,
+    }
+    response = {
+        "recist": [{"study": 3, "new_lesions": [4]}],
+        "sstr": [{"study": 5, "reason": "r", "new_lesions": [6], "lesions": lesions}],
+        "notes": [],
+    }
+    summary = assessment_summary({"timepoints": [timepoint], "thresholds": {}}, response)
+    assert summary == {
+        "timepoints": [
+            {
+                "sstr_study": 1,
+                "fdg_study": 2,
+                "netpet": {"grade": "P4", "reason": "why", "suitability": "s"},
+                "karfis": {"group": "C2", "reason": "because"},
+                "zidan": None,
+                # The findings keep the lesions they name (ids, not per-lesion detail).
+                "prrt_support": {"overall": "no_blocking_finding", "findings": [{"lesions": [1]}]},
+                "biopsy_target": 1,
+            }
+        ],
+        "response": {
+            "recist": [{"study": 3, "new_lesions": [4]}],
+            "sstr": [{"study": 5, "reason": "r", "new_lesions": [6]}],
+            "notes": [],
+        },
+    }
+    assert timepoint["netpet"]["lesions"] == lesions  # the bodies themselves are left alone
+    assert assessment_summary({"timepoints": []}, {}) == {
+        "timepoints": [],
+        "response": {"sstr": []},
+    }
+
+
+def _full_bodies_context(patient: Patient) -> dict[str, Any]:
+    bodies = scoring.assessment_bodies(patient.pk, fields=("phenotype", "response", "uptake"))
+    phenotype, response = bodies["phenotype"], bodies["response"]
+    return {
+        "latest": latest_timepoint(phenotype),
+        "timeline": build_timeline(
+            timeline_record(patient.pk), phenotype, response, bodies["uptake"]
+        ),
+        "tables": {key: response[key] for key in ("recist", "percist", "dual_tracer_alerts")},
+    }
+
+
+def _without_lesions(timepoint: dict[str, Any] | None) -> dict[str, Any] | None:
+    if timepoint is None:
+        return None
+    return assessment_summary({"timepoints": [timepoint]}, {})["timepoints"][0]
+
+
+def test_every_demo_patient_shows_from_its_summary_what_its_whole_bodies_give() -> None:
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        call_command("load_demo", verbosity=0)
+    patients = list(Patient.objects.order_by("mrn"))
+    assert len(patients) >= 10
+    for patient in patients:
+        stored = PhenotypeAssessment.objects.get(patient=patient)
+        assert stored.summary == assessment_summary(stored.phenotype, stored.response)
+        page, full = patient_page_context(patient), _full_bodies_context(patient)
+        assert page["timeline"] == full["timeline"], patient.mrn
+        assert page["latest"] == _without_lesions(full["latest"]), patient.mrn
+        tables = {key: page["response"][key] for key in full["tables"]}
+        assert tables == full["tables"], patient.mrn
+
+
+def test_the_migration_fills_in_the_summary_of_results_stored_before_it() -> None:
+    patient = dual_tracer_record(2, 4, mrn="SUMMARY-1")
+    stored = PhenotypeAssessment.objects.get(patient=patient)
+    expected = stored.summary
+    assert expected["timepoints"]  # something to fill in
+    PhenotypeAssessment.objects.filter(patient=patient).update(summary={})
+    migration = importlib.import_module("apps.scoring.migrations.0008_assessment_summary")
+    migration.fill(django_apps, None)
+    assert PhenotypeAssessment.objects.get(patient=patient).summary == expected
