@@ -11,6 +11,7 @@ urlpatterns = [
     path("api/v1/", include("netboard.api_urls")),
     path("fhir/R4/", include("apps.fhir.urls")),
     path("health/", core_views.health, name="health"),
+    path("favicon.ico", core_views.favicon),
     path("", include("apps.patients.urls")),
     path("", include("apps.imaging.urls")),
     path("", include("apps.decisions.urls")),

@@ -8,7 +8,8 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -90,3 +91,10 @@ def server_error(request: HttpRequest) -> HttpResponse:
     if _machine_client(request):
         return problem_response(500, "An unexpected error occurred; it has been logged.")
     return render(request, "500.html", status=500)
+
+
+@login_not_required
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    """``/favicon.ico``, which browsers ask for on their own: the site's icon (pages link it)."""
+    return redirect(static("favicon.svg"), permanent=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
+from apps.patients.page import draft_reads
 from apps.scoring.models import latest_timepoint
 
 OVERALL_LABELS = {
@@ -77,6 +78,8 @@ def assessment_view(phenotype: dict[str, Any], response: dict[str, Any]) -> dict
     percist = response.get("percist") or []
     return {
         "status": phenotype.get("status", ""),
+        "preliminary": bool(phenotype.get("preliminary")),
+        "draft_reads": draft_reads(phenotype.get("draft_studies") or []),
         "computed_at": phenotype.get("computed_at"),
         "computed_label": stamp_label(phenotype.get("computed_at")),
         "rules_version": phenotype.get("rules_version"),

@@ -82,6 +82,12 @@ class Decision(ClinicalRecord):
     phenotype_snapshot = models.JSONField(default=dict, blank=True)
     response_snapshot = models.JSONField(default=dict, blank=True)
     signed_at = models.DateTimeField(null=True, blank=True)
+    # Signed on a preliminary assessment (a draft read behind its snapshot) knowingly: the
+    # signer ticked the acknowledgement, which signing such a snapshot requires.
+    acknowledged_preliminary = models.BooleanField(
+        default=False,
+        help_text="Signed knowing that the assessment was preliminary (a draft read behind it).",
+    )
     supersedes = models.OneToOneField(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="superseded_by"
     )
@@ -101,6 +107,12 @@ class Decision(ClinicalRecord):
                 name="decision_recommendation_valid",
             ),
             models.CheckConstraint(condition=~Q(rationale=""), name="decision_rationale_not_blank"),
+            models.CheckConstraint(
+                condition=Q(signed_at__isnull=True)
+                | Q(acknowledged_preliminary=True)
+                | ~Q(phenotype_snapshot__preliminary=True),
+                name="decision_preliminary_signed_knowingly",
+            ),
         ]
 
     def __str__(self) -> str:

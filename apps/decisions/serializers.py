@@ -49,6 +49,7 @@ class DecisionSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
             "decided_by",
             "decided_at",
             "signed_at",
+            "acknowledged_preliminary",
             "supersedes",
             "phenotype_snapshot",
             "response_snapshot",
@@ -58,6 +59,7 @@ class DecisionSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
             "decided_by",
             "decided_at",
             "signed_at",
+            "acknowledged_preliminary",
             "phenotype_snapshot",
             "response_snapshot",
         ]

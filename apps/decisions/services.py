@@ -93,6 +93,12 @@ class ShownAssessment:
         )
 
 
+PRELIMINARY_MESSAGE = (
+    "The assessment is preliminary: a read behind it is not finished. Tick the acknowledgement "
+    "to sign on it anyway, or wait until the reads are finished."
+)
+
+
 def current_decision(case: Case) -> Decision | None:
     """The decision that stands for a case: the latest one no other decision supersedes."""
     return (
@@ -114,6 +120,7 @@ def decision_record(
     supersedes: Decision | None = None,
     shown: ShownAssessment | None = None,
     base: str | None = None,
+    acknowledged_preliminary: bool = False,
 ) -> Decision:
     """Record the board's decision on ``case`` with the stored assessment as its snapshot.
 
@@ -123,6 +130,9 @@ def decision_record(
     the one shown. Otherwise the standing decision is updated in place when it is the signer's
     own draft on this same assessment; any other standing decision is superseded, so a
     decision's author, snapshot and signature always belong together.
+
+    Signing on a preliminary assessment (a draft read behind it) needs
+    ``acknowledged_preliminary``, which the decision keeps; without it, ``ValidationError``.
     """
     with transaction.atomic():
         # Lock order (apps/patients/locks.py): the case, the patient, then the assessment.
@@ -137,6 +147,9 @@ def decision_record(
         bodies = scoring.assessment_bodies(case.patient_id)
         phenotype, response = bodies["phenotype"], bodies["response"]
         values = {"recommendation": recommendation, "rationale": rationale, "attendees": attendees}
+        if sign and phenotype.get("preliminary") and not acknowledged_preliminary:
+            raise ValidationError({"acknowledged_preliminary": PRELIMINARY_MESSAGE})
+        acknowledged = bool(sign and phenotype.get("preliminary") and acknowledged_preliminary)
         if shown is not None:
             current = current_decision(case)
             _check_shown(current, base or "", shown, phenotype, stored_digest or "")
@@ -148,7 +161,9 @@ def decision_record(
                 and current.response_snapshot == response
             ):
                 decision = decision_update(decision=current, **values)
-                return decision_sign(decision=decision) if sign else decision
+                if not sign:
+                    return decision
+                return decision_sign(decision=decision, acknowledged_preliminary=acknowledged)
             supersedes = current
         if supersedes is not None and supersedes.case_id != case.pk:
             raise ValidationError(
@@ -162,6 +177,7 @@ def decision_record(
             phenotype_snapshot=phenotype,
             response_snapshot=response,
             signed_at=now if sign else None,
+            acknowledged_preliminary=acknowledged,
             supersedes=supersedes,
             **values,
         )
@@ -208,12 +224,17 @@ def decision_update(*, decision: Decision, **changes: Any) -> Decision:
 
 
 @transaction.atomic
-def decision_sign(*, decision: Decision) -> Decision:
+def decision_sign(*, decision: Decision, acknowledged_preliminary: bool = False) -> Decision:
+    """Sign a draft decision; on a preliminary snapshot only ``acknowledged_preliminary``."""
     locked = Decision.objects.select_for_update(no_key=True).get(pk=decision.pk)
     if locked.is_signed:
         raise DecisionSignedError()
+    preliminary = bool(locked.phenotype_snapshot.get("preliminary"))
+    if preliminary and not acknowledged_preliminary:
+        raise ValidationError({"acknowledged_preliminary": PRELIMINARY_MESSAGE})
     locked.signed_at = timezone.now()
-    locked.save(update_fields=["signed_at", "updated_at"])
+    locked.acknowledged_preliminary = preliminary
+    locked.save(update_fields=["signed_at", "acknowledged_preliminary", "updated_at"])
     return locked
 
 

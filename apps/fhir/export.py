@@ -199,11 +199,13 @@ def observation_resource(obs: Observation, study: ImagingStudy) -> JSON:
 
 def grade_resources(patient: Patient) -> tuple[list[JSON], JSON | None]:
     """The phenotype grades of every dual-tracer timepoint as Observations, grouped in one
-    DiagnosticReport (preliminary unless the assessment is fresh)."""
+    DiagnosticReport (preliminary unless the assessment is fresh and no read behind it is a
+    draft)."""
     body = phenotype_body(patient.pk)
     if not body["timepoints"]:
         return [], None
-    status = "final" if body["status"] == "fresh" else "preliminary"
+    final = body["status"] == "fresh" and not body.get("preliminary")
+    status = "final" if final else "preliminary"
     grades: list[JSON] = []
     for timepoint in body["timepoints"]:
         if timepoint["fdg_study"] is None:

@@ -19,7 +19,9 @@ from rest_framework.request import Request
 
 from apps.core.types import JSON
 from apps.fhir import codes
+from apps.imaging.models import ImagingStudy
 from apps.imaging.serializers import LesionSerializer, ObservationSerializer, StudySerializer
+from apps.imaging.services import study_finish
 from apps.patients.serializers import PatientSerializer, TreatmentSerializer
 
 _MODALITY_FROM_DICOM = {"PT": "pet_ct", "NM": "spect_ct", "CT": "ct", "MR": "mri"}
@@ -206,6 +208,10 @@ def import_transaction(document: Any, request: Request) -> JSON:
                 importer.issues.append(
                     (f"Bundle.entry[{index}]", f"Could not read this entry ({type(exc).__name__}).")
                 )
+        if not importer.issues:
+            # Finished last: a final read takes no observations, so its own come first.
+            for pk in importer.finish:
+                study_finish(study=ImagingStudy.objects.get(pk=pk), user=importer.user)
         if importer.issues:
             transaction.set_rollback(True)
     if importer.issues:
@@ -223,6 +229,8 @@ class _Importer:
         self.made: dict[str, tuple[str, int]] = {}  # fullUrl or Type/id -> (type, pk)
         self.results: dict[int, JSON] = {}
         self.issues: list[tuple[str, str]] = []
+        self.finish: list[int] = []  # studies sent as final reads, finished after the bundle
+        self.user = request.user if request.user.is_authenticated else None
 
     def ref(self, where: str, reference: JSON | None, kind: str) -> int | None:
         target = (reference or {}).get("reference", "")
@@ -277,7 +285,12 @@ class _Importer:
             treatment = self.ref(f"{where}.extension", link, "Procedure") if link else None
             if patient is not None:
                 data = study_fields(resource, patient, treatment)
+                final = data.get("status") == "final"
+                if final:
+                    data["status"] = "draft"
                 self.save(index, StudySerializer(data=data, context=ctx), kind, full_url)
+                if final and full_url in self.made:
+                    self.finish.append(self.made[full_url][1])
         elif kind == "Observation" and _is_lesion_observation(resource):
             part_of = (resource.get("partOf") or [None])[0]
             focus = (resource.get("focus") or [None])[0]

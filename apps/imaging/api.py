@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.imaging import services
-from apps.imaging.models import ImagingStudy, Lesion, Observation
+from apps.imaging.models import ImagingStudy, Lesion, Observation, StudyStatus
 from apps.imaging.serializers import (
     LesionSerializer,
     ObservationReadItemSerializer,
@@ -84,6 +84,8 @@ class StudyViewSet(ClinicalRecordViewSet):
 
     def _replace_observations(self, request: Request) -> Response:
         study = self.get_object()  # locked, If-Match checked
+        if study.status == StudyStatus.FINAL:
+            raise serializers.ValidationError({"study": [services.FINAL_READ]})
         if not isinstance(request.data, list):
             raise serializers.ValidationError(
                 {"non_field_errors": ["Send the complete read as a JSON list of observations."]}
@@ -132,3 +134,8 @@ class ObservationViewSet(ClinicalRecordViewSet):
     queryset = Observation.objects.select_related("study")
     serializer_class = ObservationSerializer
     filterset_class = ObservationFilter
+
+    def perform_destroy(self, instance: Observation) -> None:
+        if instance.study.status == StudyStatus.FINAL:
+            raise serializers.ValidationError({"study": [services.FINAL_READ]})
+        super().perform_destroy(instance)

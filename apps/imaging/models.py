@@ -6,6 +6,7 @@ from functools import reduce
 from operator import or_
 
 import pgtrigger
+from django.conf import settings
 from django.db import models
 from django.db.models import Case, F, Q, Value, When
 
@@ -203,6 +204,23 @@ class ImagingStudy(ClinicalRecord):
     accession_number = models.CharField(max_length=64, blank=True)
     study_instance_uid = models.CharField("Study Instance UID", max_length=64, blank=True)
     status = models.CharField(max_length=5, choices=StudyStatus.choices, default=StudyStatus.DRAFT)
+    # Who finished the read and when (``apps.imaging.services.study_finish``); who reopened it
+    # last and when (``study_reopen``). A final read's observations and reference values change
+    # only after it is reopened.
+    finalized_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+        related_name="+", editable=False,
+    )  # fmt: skip
+    finalized_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When the read was finished."
+    )
+    reopened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+        related_name="+", editable=False,
+    )  # fmt: skip
+    reopened_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When the read was last reopened."
+    )
     is_baseline = models.BooleanField(
         "baseline picked by a user",
         default=False,

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -11,9 +12,11 @@ from apps.imaging.models import (
     ImagingStudy,
     Lesion,
     Observation,
+    StudyStatus,
     Tracer,
     baseline_problem,
 )
+from apps.imaging.services import FINAL_READ, READ_FIELDS, study_finish, study_reopen
 from apps.patients.serializers import ClinicalRecordSerializer, not_in_future
 from apps.scoring.rules.tracers import THERAPEUTIC_TRACERS, TRACER_CLASS
 from apps.scoring.selectors import observation_uptake, rules_thresholds
@@ -98,6 +101,8 @@ class ObservationSerializer(ClinicalRecordSerializer):
         study = attrs.get("study", getattr(self.instance, "study", None))
         lesion = attrs.get("lesion", getattr(self.instance, "lesion", None))
         errors: dict[str, str] = {}
+        if study is not None and study.status == StudyStatus.FINAL:
+            raise serializers.ValidationError({"study": FINAL_READ})
         if study is not None and lesion is not None and study.patient_id != lesion.patient_id:
             errors["lesion"] = "This lesion belongs to another patient than the study."
         visual = attrs.get("krenning_visual", getattr(self.instance, "krenning_visual", None))
@@ -147,6 +152,18 @@ class ObservationReadItemSerializer(ObservationSerializer):
 class StudySerializer(ClinicalRecordSerializer):
     performed_on = serializers.DateField(validators=[not_in_future])
     observations = ObservationSerializer(many=True, read_only=True)
+    finalized_by = serializers.SlugRelatedField(
+        slug_field="username",
+        read_only=True,
+        allow_null=True,
+        help_text="Who finished the read (status final); null for a draft or a read sent final.",
+    )
+    reopened_by = serializers.SlugRelatedField(
+        slug_field="username",
+        read_only=True,
+        allow_null=True,
+        help_text="Who last reopened the read; null if it never was.",
+    )
 
     class Meta:
         model = ImagingStudy
@@ -167,10 +184,14 @@ class StudySerializer(ClinicalRecordSerializer):
             "accession_number",
             "study_instance_uid",
             "status",
+            "finalized_by",
+            "finalized_at",
+            "reopened_by",
+            "reopened_at",
             "is_baseline",
             "observations",
         ]
-        read_only_fields = ["id", "tracer_class", "observations"]
+        read_only_fields = ["id", "tracer_class", "observations", "finalized_at", "reopened_at"]
         extra_kwargs = {
             "blood_pool_suv": {"min_value": 0},
             "liver_suv": {"min_value": 0},
@@ -184,6 +205,10 @@ class StudySerializer(ClinicalRecordSerializer):
             return attrs.get(field, getattr(self.instance, field, None))
 
         errors: dict[str, str] = {}
+        if self.instance is not None and self.instance.status == StudyStatus.FINAL:
+            for field in READ_FIELDS:
+                if field in attrs and attrs[field] != getattr(self.instance, field):
+                    errors[field] = FINAL_READ
         tracer, modality = current("tracer"), current("modality")
         if tracer is not None and tracer not in TRACER_CLASS:
             errors["tracer"] = "Unknown tracer."
@@ -211,3 +236,27 @@ class StudySerializer(ClinicalRecordSerializer):
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
+
+    def create(self, validated_data: dict[str, Any]) -> Any:
+        """A study sent as ``final`` is created as a draft and finished at once, by the sender."""
+        final = validated_data.pop("status", StudyStatus.DRAFT) == StudyStatus.FINAL
+        with transaction.atomic():
+            study = super().create({**validated_data, "status": StudyStatus.DRAFT})
+            return study_finish(study=study, user=self._user()) if final else study
+
+    def update(self, instance: Any, validated_data: dict[str, Any]) -> Any:
+        """A change of ``status`` finishes (``final``) or reopens (``draft``) the read, with who
+        did it; the other values are saved first (a final read keeps its reference values)."""
+        status = validated_data.pop("status", None)
+        with transaction.atomic():
+            study = super().update(instance, validated_data)
+            if status == StudyStatus.FINAL:
+                return study_finish(study=study, user=self._user())
+            if status == StudyStatus.DRAFT:
+                return study_reopen(study=study, user=self._user())
+            return study
+
+    def _user(self) -> Any:
+        request = self.context.get("request")
+        user = getattr(request, "user", None)
+        return user if user is not None and user.is_authenticated else None

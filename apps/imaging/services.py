@@ -8,8 +8,48 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from apps.imaging.models import OBSERVATION_READ_FIELDS, ImagingStudy, Observation
+from apps.imaging.models import OBSERVATION_READ_FIELDS, ImagingStudy, Observation, StudyStatus
+from apps.patients.services import record_save
 from apps.scoring.queue import request_recompute
+
+# What a final read keeps as it is: its observations and these fields of the study. Reopening
+# the read (``study_reopen``) is the way to change them.
+READ_FIELDS = ("blood_pool_suv", "liver_suv", "liver_suv_sd", "spleen_suv")
+FINAL_READ = "This read is final: reopen it (status draft) before changing it."
+
+
+def study_finish(*, study: ImagingStudy, user: Any) -> ImagingStudy:
+    """Finish the study's read: ``final``, with who finished it and when. The assessment is
+    recomputed (grades from it are no longer preliminary). Finishing a final read changes
+    nothing."""
+    with transaction.atomic():
+        # The study row FOR NO KEY UPDATE: two readers finishing at once are recorded once, and
+        # an observation being written (which takes the row FOR KEY SHARE) is not held back.
+        locked = ImagingStudy.objects.select_for_update(no_key=True).get(pk=study.pk)
+        if locked.status != StudyStatus.FINAL:
+            record_save(
+                record=locked,
+                values={"status": StudyStatus.FINAL, "finalized_by": user,
+                        "finalized_at": timezone.now()},
+            )  # fmt: skip
+    study.refresh_from_db()
+    return study
+
+
+def study_reopen(*, study: ImagingStudy, user: Any) -> ImagingStudy:
+    """Reopen a finished read: ``draft`` again, with who reopened it and when (who finished it
+    last stays recorded, as does every change in the audit trail). Reopening a draft changes
+    nothing."""
+    with transaction.atomic():
+        locked = ImagingStudy.objects.select_for_update(no_key=True).get(pk=study.pk)
+        if locked.status != StudyStatus.DRAFT:
+            record_save(
+                record=locked,
+                values={"status": StudyStatus.DRAFT, "reopened_by": user,
+                        "reopened_at": timezone.now()},
+            )  # fmt: skip
+    study.refresh_from_db()
+    return study
 
 
 def observations_replace(*, study: ImagingStudy, items: Sequence[dict[str, Any]]) -> None:
@@ -19,6 +59,7 @@ def observations_replace(*, study: ImagingStudy, items: Sequence[dict[str, Any]]
     observation. The study's ``updated_at`` moves, so its ETag changes.
 
     A fixed number of queries whatever the number of items; the recompute is queued once.
+    The caller has checked that the read is not final (``FINAL_READ``).
     """
     # No savepoint of its own: a failure here fails the whole request's transaction anyway,
     # and a savepoint is two more round trips.

@@ -9,4 +9,6 @@ urlpatterns = [
     path("studies/<int:pk>/", views.study_grid, name="study-grid"),
     path("studies/<int:pk>/edit/", views.study_edit, name="study-edit"),
     path("studies/<int:pk>/preview/", views.study_preview, name="study-preview"),
+    path("studies/<int:pk>/finish/", views.study_finish, name="study-finish"),
+    path("studies/<int:pk>/reopen/", views.study_reopen, name="study-reopen"),
 ]

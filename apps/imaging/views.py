@@ -25,6 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from apps.core.access import record_access
 from apps.core.api_base import etag_for
+from apps.imaging import services
 from apps.imaging.flags import FLAG_SHORT, FLAG_TEXT
 from apps.imaging.forms import StudyForm
 from apps.imaging.models import (
@@ -36,6 +37,7 @@ from apps.imaging.models import (
     LesionSite,
     Observation,
     ObservationState,
+    StudyStatus,
 )
 from apps.imaging.serializers import ObservationSerializer
 from apps.patients.models import Patient
@@ -179,9 +181,11 @@ def study_grid(request: HttpRequest, pk: int) -> HttpResponse:
                 "flags": _flags(uptake.flags, thresholds.small_lesion_mm) if uptake else [],
             }
         )
-    can_edit = request.user.has_perms(
+    can_read = request.user.has_perms(
         ["imaging.add_observation", "imaging.change_observation", "imaging.add_lesion"]
     )
+    final = study.status == StudyStatus.FINAL
+    can_edit = can_read and not final  # a final read is reopened before it changes
     config = {
         "study": study.pk,
         "patient": study.patient_id,
@@ -216,6 +220,8 @@ def study_grid(request: HttpRequest, pk: int) -> HttpResponse:
             ),
             "blank_row": BLANK_ROW,
             "editable": can_edit,
+            "final": final,
+            "can_sign_off": can_read and request.user.has_perm("imaging.change_imagingstudy"),
             "config": config,
             "states": ObservationState.choices,
             "fdg_calls": FdgVisual.choices,
@@ -226,6 +232,31 @@ def study_grid(request: HttpRequest, pk: int) -> HttpResponse:
             "recorded": len(observations),
         },
     )
+
+
+@require_POST
+@permission_required(
+    ["imaging.change_imagingstudy", "imaging.change_observation"], raise_exception=True
+)
+def study_finish(request: HttpRequest, pk: int) -> HttpResponse:
+    """ "Finish read": the study's read becomes final, with who and when; back to the grid."""
+    study = get_object_or_404(ImagingStudy, pk=pk)
+    services.study_finish(study=study, user=request.user)
+    messages.success(request, "Read finished: grades from it are no longer preliminary.")
+    return redirect("study-grid", pk=study.pk)
+
+
+@require_POST
+@permission_required(
+    ["imaging.change_imagingstudy", "imaging.change_observation"], raise_exception=True
+)
+def study_reopen(request: HttpRequest, pk: int) -> HttpResponse:
+    """ "Reopen read": the read is a draft again (recorded with who and when); back to the grid,
+    now editable."""
+    study = get_object_or_404(ImagingStudy, pk=pk)
+    services.study_reopen(study=study, user=request.user)
+    messages.info(request, "Read reopened: grades from it are preliminary until it is finished.")
+    return redirect("study-grid", pk=study.pk)
 
 
 @require_POST

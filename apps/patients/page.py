@@ -12,6 +12,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.urls import reverse
+
 from apps.imaging.models import ImagingStudy, Lesion, Observation
 from apps.patients.models import Analyte, Pathology, Patient, Treatment, TreatmentCycle
 from apps.patients.timeline import (
@@ -23,7 +25,7 @@ from apps.patients.timeline import (
     build_timeline,
 )
 from apps.scoring import services as scoring
-from apps.scoring.models import latest_timepoint
+from apps.scoring.models import InputVersion, latest_timepoint
 from apps.scoring.rules.inputs import CycleIn, LesionIn, StudyIn, TreatmentIn
 
 
@@ -47,7 +49,14 @@ def patient_page_context(patient: Patient) -> dict[str, Any]:
     bodies without their per-lesion lists), which is all that these pages show of them."""
     bodies = scoring.assessment_bodies(patient.pk, fields=("summary", "uptake"))
     header, summary = bodies["header"], bodies["summary"]
-    phenotype = labelled({**header, "timepoints": summary["timepoints"]})
+    phenotype = labelled(
+        {
+            **header,
+            "timepoints": summary["timepoints"],
+            "preliminary": summary.get("preliminary", False),
+            "draft_studies": summary.get("draft_studies", []),
+        }
+    )
     response = {**header, **summary["response"]}
     record = timeline_record(patient.pk)
     return {
@@ -57,6 +66,14 @@ def patient_page_context(patient: Patient) -> dict[str, Any]:
         "patient": patient,
         "timeline": build_timeline(record, phenotype, response, bodies["uptake"]),
         "read_count": record.read_count,
+        "draft_reads": draft_reads(phenotype["draft_studies"]),
+        "live": {
+            "patient_id": patient.pk,
+            "shown": {
+                "version": live_version(patient.pk),
+                "computed_at": phenotype["computed_at"] or "",
+            },
+        },
         "pathology": Pathology.objects.filter(patient=patient)
         .order_by("-reported_on", "-id")
         .first(),
@@ -64,6 +81,40 @@ def patient_page_context(patient: Patient) -> dict[str, Any]:
         "sstr_scale": list(zip(range(5), SSTR_COLOURS, SSTR_TEXT, strict=True)),
         "fdg_scale": list(zip(range(4), FDG_COLOURS, FDG_TEXT, strict=True)),
     }
+
+
+def live_state(patient_id: int) -> dict[str, Any]:
+    """What a page showing the patient checks for changes (``patients/_live.html``): the
+    version of the patient's inputs, when the stored assessment was computed, and its status."""
+    header = scoring.assessment_bodies(patient_id, fields=())["header"]
+    return {
+        "version": live_version(patient_id),
+        "computed_at": header["computed_at"] or "",
+        "status": header["status"],
+    }
+
+
+def live_version(patient_id: int) -> int:
+    """The version of the patient's inputs now (raised by every write of them)."""
+    version = (
+        InputVersion.objects.filter(patient_id=patient_id).values_list("version", flat=True).first()
+    )
+    return version or 0
+
+
+def draft_reads(study_ids: list[int]) -> list[dict[str, Any]]:
+    """The draft reads behind a preliminary result (its ``draft_studies``), named as a reader
+    says them ("18F-FDG PET/CT 2024-03-01"), each with the URL of its read, in date order."""
+    studies = ImagingStudy.objects.filter(pk__in=study_ids).order_by("performed_on", "id")
+    return [
+        {
+            "id": study.pk,
+            "name": f"{study.get_tracer_display()} {study.get_modality_display()} "
+            f"{study.performed_on:%Y-%m-%d}",
+            "url": reverse("study-grid", args=[study.pk]),
+        }
+        for study in studies
+    ]
 
 
 def timeline_record(patient_id: int) -> TimelineRecord:

@@ -8,5 +8,6 @@ urlpatterns = [
     path("", views.patient_list, name="home"),
     path("patients/<int:pk>/", views.patient_detail, name="patient-page"),
     path("patients/<int:pk>/status/", views.patient_status, name="patient-page-status"),
+    path("patients/<int:pk>/changes/", views.patient_changes, name="patient-changes"),
     path("", include("apps.patients.record_urls")),
 ]

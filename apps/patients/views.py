@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET
 from apps.core.access import record_access
 from apps.decisions.models import Case, Decision
 from apps.patients.models import Patient, PrimarySite
-from apps.patients.page import labelled, patient_page_context, patient_studies
+from apps.patients.page import labelled, live_state, patient_page_context, patient_studies
 from apps.scoring import services as scoring
 
 PAGE_SIZE = 25
@@ -31,6 +31,7 @@ _LATEST_LABEL = KT("latest__netpet__grade")
 _BLOCKING = ExpressionWrapper(
     Q(latest__prrt_support__overall="blocking_findings_present"), output_field=BooleanField()
 )
+_PRELIMINARY = ExpressionWrapper(Q(latest__preliminary=True), output_field=BooleanField())
 SORTS = {
     "name": ("family_name", "given_name", "id"),
     "-name": ("-family_name", "-given_name", "-id"),
@@ -50,7 +51,10 @@ def patient_list(request: HttpRequest) -> HttpResponse:
     and listing at a meeting; sort; paginate. The form keeps what was chosen."""
     params = request.GET
     patients = Patient.objects.alias(**_LATEST).annotate(
-        latest_grade=_LATEST_GRADE, latest_label=_LATEST_LABEL, blocking=_BLOCKING
+        latest_grade=_LATEST_GRADE,
+        latest_label=_LATEST_LABEL,
+        blocking=_BLOCKING,
+        preliminary=_PRELIMINARY,
     )
     query = params.get("q", "").strip()
     if query:
@@ -137,3 +141,29 @@ def patient_status(request: HttpRequest, pk: int) -> HttpResponse:
     if phenotype["status"] == "fresh" and shown != (phenotype["computed_at"] or ""):
         response["HX-Refresh"] = "true"  # a newer result than the page shows: reload the page
     return response
+
+
+@require_GET
+@permission_required(
+    ["patients.view_patient", "scoring.view_phenotypeassessment"], raise_exception=True
+)
+def patient_changes(request: HttpRequest, pk: int) -> HttpResponse:
+    """Has anything changed since a page showing the patient was drawn? The page polls this
+    every few seconds with what it shows (``version``: the inputs' version, ``computed_at``: the
+    assessment's). Unchanged: 204, and the page stays as it is. Changed: the banner saying so,
+    which keeps polling with what the page shows; ``static/js/live.js`` reloads the page once
+    the new result is stored, unless something is being typed on it. Ids only, no patient data:
+    not an access event."""
+    get_object_or_404(Patient.objects.only("pk"), pk=pk)
+    live = live_state(pk)
+    shown = {
+        "version": request.GET.get("version", ""),
+        "computed_at": request.GET.get("computed_at", ""),
+    }
+    if str(live["version"]) == shown["version"] and live["computed_at"] == shown["computed_at"]:
+        return HttpResponse(status=204)
+    return render(
+        request,
+        "patients/_live.html",
+        {"patient_id": pk, "shown": shown, "changed": True, "fresh": live["status"] == "fresh"},
+    )

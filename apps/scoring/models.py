@@ -60,6 +60,8 @@ def latest_grades(phenotype: Mapping[str, Any]) -> dict[str, Any] | None:
         "karfis": {"group": (timepoint.get("karfis") or {}).get("group")},
         "zidan": {"group": (timepoint.get("zidan") or {}).get("group")},
         "prrt_support": {"overall": (timepoint.get("prrt_support") or {}).get("overall")},
+        # Of the whole result, not of the timepoint: a draft read is behind it.
+        "preliminary": bool(phenotype.get("preliminary")),
     }
 
 
@@ -77,7 +79,8 @@ def assessment_summary(phenotype: Mapping[str, Any], response: Mapping[str, Any]
 
     ``timepoints``: each timepoint without ``lesion_scores``, its SSTR study's detail (``sstr``)
     and each grade's ``lesions``. ``response``: the response with its SSTR entries' per-lesion
-    changes (``sstr[*].lesions``) left out."""
+    changes (``sstr[*].lesions``) left out. ``preliminary`` and ``draft_studies`` as in the
+    phenotype (API.md: whether a draft read is behind the result, and which)."""
     timepoints = []
     for timepoint in phenotype.get("timepoints") or []:
         kept = {k: v for k, v in timepoint.items() if k not in _TIMEPOINT_PER_LESION}
@@ -86,7 +89,12 @@ def assessment_summary(phenotype: Mapping[str, Any], response: Mapping[str, Any]
                 kept[scale] = {k: v for k, v in kept[scale].items() if k != "lesions"}
         timepoints.append(kept)
     sstr = [{k: v for k, v in e.items() if k != "lesions"} for e in response.get("sstr") or []]
-    return {"timepoints": timepoints, "response": {**response, "sstr": sstr}}
+    return {
+        "timepoints": timepoints,
+        "preliminary": bool(phenotype.get("preliminary")),
+        "draft_studies": list(phenotype.get("draft_studies") or []),
+        "response": {**response, "sstr": sstr},
+    }
 
 
 class InputVersion(models.Model):

@@ -44,7 +44,8 @@ SELECT p.id, p.primary_site, p.histology, p.sex, p.height_cm, p.weight_kg, p.ppg
   (SELECT coalesce(json_agg(json_build_array(
      x.id, x.performed_on, x.tracer, x.tracer_class, x.modality, x.post_therapy,
      x.blood_pool_suv, x.liver_suv, x.liver_suv_sd, x.spleen_suv, x.treatment_id,
-     x.cycle_number, x.is_baseline) ORDER BY x.performed_on, x.id), '[]')::text
+     x.cycle_number, x.is_baseline, x.status = 'draft') ORDER BY x.performed_on, x.id),
+     '[]')::text
    FROM imaging_imagingstudy x WHERE x.patient_id = p.id),
   (SELECT coalesce(json_agg(json_build_array(
      x.study_id, x.lesion_id, x.state, x.suv_max, x.suv_peak, x.krenning_visual,
@@ -121,8 +122,9 @@ def _patient_in(row: tuple[Any, ...]) -> PatientIn:
                 *fields,
                 observations=tuple(by_study.get(study_id, ())),
                 is_baseline=is_baseline,
+                draft=draft,
             )
-            for study_id, performed_on, *fields, is_baseline in studies
+            for study_id, performed_on, *fields, is_baseline, draft in studies
         ),
         pathology=tuple(
             PathologyIn(_date(reported_on), *fields) for reported_on, *fields in pathology

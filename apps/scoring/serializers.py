@@ -178,6 +178,12 @@ class _AssessmentBody(serializers.Serializer):  # type: ignore[type-arg]
     thresholds = serializers.DictField(
         child=serializers.FloatField(), allow_null=True, help_text="NETBOARD_RULES in force."
     )
+    preliminary = serializers.BooleanField(
+        help_text="True when any study behind the result is a draft read (not finished yet)."
+    )
+    draft_studies = serializers.ListField(
+        child=serializers.IntegerField(), help_text="The draft studies, in date order."
+    )
 
 
 class PhenotypeSerializer(_AssessmentBody):

@@ -55,10 +55,10 @@ logger = logging.getLogger(__name__)
 FRESH, PENDING, STALE = "fresh", "pending", "stale"
 
 # The shape of what a worker stores beside the rules' results (2: the per-study ``uptake`` and the
-# grades of the latest timepoint).
+# grades of the latest timepoint; 3: ``preliminary`` and ``draft_studies`` in both bodies).
 # Raising it makes every stored assessment stale, as a rules change does, so all are stored
 # again in the new shape; the API's ``rules_version`` does not change.
-STORED_FORMAT = 2
+STORED_FORMAT = 3
 
 
 def rules_fingerprint(thresholds: Thresholds | None = None) -> str:
@@ -134,14 +134,23 @@ def uptake_by_study(patient: PatientIn, thresholds: Thresholds) -> dict[str, Any
     }
 
 
+def preliminary_of(patient: PatientIn) -> dict[str, Any]:
+    """``preliminary`` and ``draft_studies`` (API.md): whether any study behind the result is a
+    read not finished yet (``draft``), and which, in date order. Every study of the patient is
+    behind its result (the timepoints, the response over time and the notes read them all)."""
+    drafts = [study.id for study in patient.studies if study.draft]
+    return {"preliminary": bool(drafts), "draft_studies": drafts}
+
+
 def stored_fields(
     patient: PatientIn, thresholds: Thresholds, fingerprint: str, digest: str
 ) -> dict[str, Any]:
     """Everything ``PhenotypeAssessment`` stores for one patient but its ``inputs_version`` and
     ``computed_at``: the one computation of both the single recompute and a regrade's chunk, so
     that the two can never store different rows for the same inputs."""
-    phenotype = assess_phenotype(patient, thresholds)
-    response = assess_response(patient, thresholds, phenotype)
+    reads = preliminary_of(patient)
+    phenotype = {**assess_phenotype(patient, thresholds), **reads}
+    response = {**assess_response(patient, thresholds, phenotype), **reads}
     return {
         "phenotype": phenotype,
         "response": response,
@@ -385,10 +394,18 @@ def phenotype_body(patient_id: int) -> dict[str, Any]:
 
 
 # The bodies before the first computation: every list empty.
-EMPTY_PHENOTYPE: dict[str, Any] = {"rules_version": None, "thresholds": None, "timepoints": []}
+EMPTY_PHENOTYPE: dict[str, Any] = {
+    "rules_version": None,
+    "thresholds": None,
+    "timepoints": [],
+    "preliminary": False,
+    "draft_studies": [],
+}
 EMPTY_RESPONSE: dict[str, Any] = {
     "rules_version": None,
     "thresholds": None,
+    "preliminary": False,
+    "draft_studies": [],
     "baselines": [],
     "recist": [],
     "percist": [],
@@ -405,7 +422,12 @@ _EMPTY: dict[str, dict[str, Any]] = {
     "phenotype": EMPTY_PHENOTYPE,
     "response": EMPTY_RESPONSE,
     "uptake": {},  # by study id: no study scored yet
-    "summary": {"timepoints": [], "response": EMPTY_RESPONSE},
+    "summary": {
+        "timepoints": [],
+        "preliminary": False,
+        "draft_studies": [],
+        "response": EMPTY_RESPONSE,
+    },  # fmt: skip
 }
 
 

@@ -75,6 +75,7 @@
     label.textContent = text;
     label.dataset.kind = kind;
     row.dataset.status = kind;
+    updateCount();
   }
 
   function clearErrors(row) {
@@ -123,12 +124,20 @@
     }
   }
 
+  // A row whose last save was refused (or is in conflict) is incomplete: what is stored for it,
+  // if anything, is not what the reader typed, so it is not counted as recorded.
+  function incomplete(row) { return ["error", "conflict"].includes(row.dataset.status); }
+
   function updateCount() {
-    const recorded = Object.values(state).filter((s) => s.observation).length;
+    const list = rows();
+    const open = list.filter(incomplete).length;
+    const recorded = list.filter((row) => state[lesionOf(row)]
+      && state[lesionOf(row)].observation && !incomplete(row)).length;
     const counter = document.getElementById("read-count");
     if (counter) {
-      const total = rows().length;
-      counter.textContent = `${recorded} of ${total} lesion${total === 1 ? "" : "s"} recorded`;
+      const total = list.length;
+      counter.textContent = `${recorded} of ${total} lesion${total === 1 ? "" : "s"} recorded`
+        + (open ? `, ${open} incomplete` : "");
     }
   }
 
@@ -251,6 +260,8 @@
     const first = showErrors(row, Object.keys(errors).length ? errors : {non_field_errors: [detail]});
     setRowStatus(row, "not saved: see the marked cell", "error");
     say(`Not saved: ${row.querySelector(".lesion-name").textContent} has a value to correct.`);
+    // Typed while this was refused: the row as it is now may be whole; nothing is dropped.
+    if (changedMeanwhile) { save(row); return; }
     if (first && !row.contains(document.activeElement)) first.focus();
   }
 
@@ -397,6 +408,31 @@
     if (!row || !config.editable) return;
     schedulePreview(row);
     scheduleSave(row);
+  });
+
+  // ---- finishing the read ----------------------------------------------------------------------
+  // The server records who finished it; here, a read with rows not saved is not finished.
+  const finishForm = document.getElementById("finish-form");
+  if (finishForm) {
+    finishForm.addEventListener("submit", (event) => {
+      const open = rows().filter((row) => incomplete(row) || state[lesionOf(row)].dirty
+        || state[lesionOf(row)].saving);
+      if (!open.length) return;
+      event.preventDefault();
+      const names = open.map((row) => row.querySelector(".lesion-name").textContent.trim());
+      document.getElementById("finish-error").textContent = `${open.length} row`
+        + `${open.length === 1 ? " is" : "s are"} not saved (${names.join(", ")}): correct or `
+        + "clear them, then finish the read.";
+      const cell = open[0].querySelector("[aria-invalid=true]") || cellsOf(open[0])[0];
+      if (cell) cell.focus();
+    });
+  }
+  document.addEventListener("keydown", (event) => {
+    if (!(event.altKey && event.shiftKey && (event.key === "F" || event.code === "KeyF"))) return;
+    event.preventDefault();
+    const reopen = document.getElementById("reopen-read");
+    if (finishForm) finishForm.requestSubmit();
+    else if (reopen) reopen.focus();
   });
 
   window.addEventListener("beforeunload", (event) => {

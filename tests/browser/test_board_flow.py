@@ -111,6 +111,10 @@ def test_read_grade_list_decide_and_keep_the_snapshot(stack: Stack, chromium_pag
     page.wait_for_selector("#new-label:focus")
     assert_no_serious_violations(page, "study grid (SSTR)")
     assert [o.krenning_visual for o in Observation.objects.filter(study=sstr)] == [4, 4]
+    # The reader finishes the read from the keyboard (the board signs on finished reads).
+    page.keyboard.press("Alt+Shift+F")
+    page.wait_for_selector("#reopen-read")
+    assert ImagingStudy.objects.get(pk=sstr.pk).status == "final"
 
     # --- The FDG PET on the same day: both lesions are FDG-negative (not seen).
     page.goto(f"{base}/patients/{patient.pk}/studies/new/")
@@ -125,6 +129,8 @@ def test_read_grade_list_decide_and_keep_the_snapshot(stack: Stack, chromium_pag
     assert set(Observation.objects.filter(study=fdg).values_list("state", flat=True)) == {
         "not_seen"
     }
+    page.keyboard.press("Alt+Shift+F")
+    page.wait_for_selector("#reopen-read")
     page.screenshot(path=str(ARTIFACTS / "flow-study-grid-fdg.png"), full_page=True)
 
     # --- The worker's grade appears on the patient page: SSTR-avid, FDG-negative is P1.
@@ -171,6 +177,8 @@ def test_read_grade_list_decide_and_keep_the_snapshot(stack: Stack, chromium_pag
     # --- The reader edits the FDG read: lesion 1 is now FDG-avid above SSTR.
     log_in(page, base, "r.reader")
     page.goto(f"{base}/studies/{fdg.pk}/")
+    page.locator("#reopen-read").click()  # a finished read is reopened to be changed
+    page.wait_for_selector("#finish-read")
     page.locator(f"#row-{lesions[0].pk} select[name=state]").focus()
     page.keyboard.type("Scored")
     type_fields(page, "", "30", "")

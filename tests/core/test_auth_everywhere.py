@@ -1,5 +1,6 @@
 """Walk every URL the resolver knows: without a login, only the login page, static files and
-/health/ answer; every other page redirects to the login and every API endpoint says 401."""
+/health/ and /favicon.ico answer; every other page redirects to the login and every API
+endpoint says 401."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import re
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-PUBLIC = {"accounts/login/", "admin/login/", "health/"}  # the two login pages
+PUBLIC = {"accounts/login/", "admin/login/", "health/", "favicon.ico"}  # logins, health, icon
 
 
 def walk(patterns: list[object], prefix: str = "") -> list[str]:
@@ -69,7 +70,9 @@ def test_the_walk_covers_pages_admin_and_api() -> None:
 @pytest.mark.parametrize("url", ALL_URLS)
 def test_every_url_needs_authentication(client, url: str) -> None:  # type: ignore[no-untyped-def]
     if url.lstrip("/") in PUBLIC:
-        assert client.get(url).status_code == 200
+        response = client.get(url)
+        assert response.status_code in (200, 301), url
+        assert "/login/" not in response.get("Location", ""), url
         return
     response = client.get(url)
     if url.startswith(("/api/", "/fhir/")):

@@ -66,6 +66,7 @@ def orm_reference(patient_id: int) -> PatientIn:
                     )
                     for o in s.observations.order_by("lesion_id")
                 ),
+                draft=s.status == "draft",
             )
             for s in studies
         ),

@@ -22,6 +22,7 @@ from apps.core.api_base import etag_for
 from apps.core.models import AccessEvent
 from apps.decisions import services
 from apps.decisions.models import Case, Meeting
+from apps.imaging.models import ImagingStudy
 from apps.patients.models import Patient
 from tests.factories import (
     CaseFactory,
@@ -52,7 +53,7 @@ def graded_patient(
     sstr_suv: str = "12.0",
     **fields: Any,
 ) -> Patient:
-    """A patient with SSTR and FDG PETs and a stored, fresh assessment.
+    """A patient with SSTR and FDG PETs, their reads finished, and a stored, fresh assessment.
 
     Every lesion is Krenning 3 on the SSTR PET (SUVmax 12, liver 6, spleen 18). With FDG SUVmax
     8 (liver 2) each is FDG-avid above liver with FDG avidity higher than SSTR: NETPET P4a (P4b
@@ -81,6 +82,9 @@ def graded_patient(
             lesion = LesionFactory(patient=patient, label=f"L{n + 1}")
             for study, suv in studies:
                 ObservationFactory(study=study, lesion=lesion, suv_max=Decimal(suv))
+        ImagingStudy.objects.filter(patient=patient).update(
+            status="final", finalized_at=timezone.now()
+        )
     return patient
 
 

@@ -119,7 +119,12 @@ def test_the_page_shows_the_stored_assessment_and_the_live_parts(browser: Client
     # same page but for the CSRF token of the sign-out form.
     assert "latest pathology 2024-01-05: WHO G2, Ki-67 4.00%" in second
     assert "Assessment: <strong>fresh</strong>" in second
-    assert second.count('<a href="/studies/') == 2
+    studies = second[second.index('<section aria-labelledby="studies-title"') :]
+    assert studies[: studies.index("</section>")].count('<a href="/studies/') == 2
+    # Both reads are drafts: the grades are preliminary, and the page names the two reads.
+    notice = second[second.index('<p class="preliminary notice"') :]
+    notice = notice[: notice.index("</p>")]
+    assert "not finished" in notice and notice.count('<a href="/studies/') == 2
     token = re.compile(r'name="csrfmiddlewaretoken" value="[^"]+"')
     assert token.sub("", second) == token.sub("", first)
     # Every view is logged.

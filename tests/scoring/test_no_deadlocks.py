@@ -16,7 +16,7 @@ from django.db import connection
 from apps.scoring.models import PhenotypeAssessment
 from apps.scoring.rules import assess_phenotype
 from apps.scoring.selectors import patient_rules_input, rules_thresholds
-from apps.scoring.services import FRESH, status_of
+from apps.scoring.services import FRESH, preliminary_of, status_of
 from tests.processes import Stack, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -95,7 +95,8 @@ def test_writes_beside_two_recomputing_workers_never_deadlock(stack: Stack) -> N
 
     wait_for(all_fresh, timeout=120, what="every assessment fresh")
     for assessment in PhenotypeAssessment.objects.all():
-        expected = assess_phenotype(patient_rules_input(assessment.patient_id), thresholds)
+        inputs = patient_rules_input(assessment.patient_id)
+        expected = {**assess_phenotype(inputs, thresholds), **preliminary_of(inputs)}
         assert assessment.phenotype == json.loads(json.dumps(expected)), assessment.patient_id
     assert _deadlocks() == deadlocks
     web_log = next(stack.logs.glob("*gunicorn*.log")).read_text(errors="replace")

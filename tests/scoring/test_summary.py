@@ -54,6 +54,8 @@ def test_the_summary_leaves_out_exactly_the_per_lesion_lists() -> None:
                 "biopsy_target": 1,
             }
         ],
+        "preliminary": False,
+        "draft_studies": [],
         "response": {
             "recist": [{"study": 3, "new_lesions": [4]}],
             "sstr": [{"study": 5, "reason": "r", "new_lesions": [6]}],
@@ -61,8 +63,12 @@ def test_the_summary_leaves_out_exactly_the_per_lesion_lists() -> None:
         },
     }
     assert timepoint["netpet"]["lesions"] == lesions  # the bodies themselves are left alone
-    assert assessment_summary({"timepoints": []}, {}) == {
+    assert assessment_summary(
+        {"timepoints": [], "preliminary": True, "draft_studies": [7]}, {}
+    ) == {
         "timepoints": [],
+        "preliminary": True,
+        "draft_studies": [7],
         "response": {"sstr": []},
     }
 

@@ -68,6 +68,7 @@ def _save_decision(request: HttpRequest, case: Case) -> HttpResponse | tuple[Dec
             sign=request.POST.get("action") == "sign",
             shown=ShownAssessment.from_post(request.POST),
             base=request.POST.get("base", ""),
+            acknowledged_preliminary=request.POST.get("acknowledged_preliminary") == "on",
         )
     except services.DecisionConflict as exc:
         form.add_error(None, exc.message)

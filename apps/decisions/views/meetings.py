@@ -90,6 +90,7 @@ def _agenda_rows(cases: list[Case]) -> list[dict[str, Any]]:
                 "grades": [(GRADE_NAMES[key], grade_value(latest, key)) for key in order],
                 "blocking": overall == "blocking_findings_present",
                 "provisional": bool(latest.get("provisional")),
+                "preliminary": bool(latest.get("preliminary")),
                 "status": scoring.status_of(versions.get(case.patient_id), assessment, fingerprint),
                 "computed_label": stamp_label(
                     assessment.computed_at.isoformat() if assessment is not None else None

@@ -145,6 +145,9 @@ class StudyIn:
     cycle_number: int | None = None
     observations: tuple[ObservationIn, ...] = ()
     is_baseline: bool = False  # picked by a user as the baseline of its series (DOMAIN.md §8)
+    # The read is not finished yet: results computed from it are preliminary. No rule reads it;
+    # the stored result lists the draft studies (``apps.scoring.services.stored_fields``).
+    draft: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
+from django.utils import timezone
 
 from apps.core.roles import ROLES
 from apps.demo.cohort import COHORT, DemoPatient, as_date, as_decimal
@@ -107,6 +108,7 @@ def load_patient(spec: DemoPatient) -> bool:
             treatment=prrt if study_spec.cycle else None,
             cycle_number=study_spec.cycle,
             status="final",
+            finalized_at=timezone.now(),  # finished by the demo's loader, not by a user
             accession_number=f"{spec.mrn}-{study_spec.key}",
             **{name: as_decimal(value) for name, value in study_spec.refs.items()},
         )
