@@ -28,7 +28,10 @@ ROOT = Path(__file__).resolve().parents[1]
 # One Redis database per xdist process (gw0 -> 10, gw1 -> 11, ...), so that a worker started
 # by one test process never takes the messages of another's.
 _XDIST_INDEX = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
-BROKER = f"redis://127.0.0.1:6379/{10 + _XDIST_INDEX % 4}"
+# Each xdist worker has its own Redis database; NETBOARD_TEST_REDIS_DB moves the block of four
+# (default 10-13) so that two test runs on one machine do not flush each other's broker.
+_REDIS_BASE = int(os.environ.get("NETBOARD_TEST_REDIS_DB", "10"))
+BROKER = f"redis://127.0.0.1:6379/{_REDIS_BASE + _XDIST_INDEX % 4}"
 DEAD_BROKER = "redis://127.0.0.1:1/0"
 
 
