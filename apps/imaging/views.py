@@ -25,6 +25,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from apps.core.access import record_access
 from apps.core.api_base import etag_for
+from apps.core.numbers import mm, suv
+from apps.core.people import display_name
 from apps.imaging import services
 from apps.imaging.flags import FLAG_SHORT, FLAG_TEXT
 from apps.imaging.forms import StudyForm
@@ -39,9 +41,10 @@ from apps.imaging.models import (
     ObservationState,
     StudyStatus,
 )
+from apps.imaging.paired import paired_read
 from apps.imaging.serializers import ObservationSerializer
 from apps.patients.models import Patient
-from apps.scoring.selectors import observation_uptake, rules_thresholds
+from apps.scoring.selectors import observation_in, observation_uptake, rules_thresholds
 
 # The row template the grid clones for a lesion added inline (grid.js fills the placeholders).
 BLANK_ROW = {
@@ -50,6 +53,7 @@ BLANK_ROW = {
     "values": {},
     "flags": [],
     "computed": None,
+    "pairing": None,
 }
 
 
@@ -71,6 +75,10 @@ def _flags(codes: tuple[str, ...] | list[str], small_mm: Decimal) -> list[dict[s
     ]
 
 
+# Numbers in the grid's inputs at clinical precision (SUV 24.0, not 24.000; no typed digit lost).
+_PRECISION = {"suv_max": suv, "suv_peak": suv, "long_axis_mm": mm, "short_axis_mm": mm}
+
+
 def _values(obs: Observation) -> dict[str, Any]:
     """The entry fields of one observation as the grid's inputs hold them (strings)."""
     values: dict[str, Any] = {}
@@ -78,6 +86,8 @@ def _values(obs: Observation) -> dict[str, Any]:
         value = getattr(obs, field)
         if isinstance(value, bool):
             values[field] = value
+        elif field in _PRECISION:
+            values[field] = _PRECISION[field](value)
         else:
             values[field] = "" if value is None else str(value)
     return values
@@ -150,7 +160,9 @@ def study_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required(["patients.view_patient", "imaging.view_imagingstudy"], raise_exception=True)
 def study_grid(request: HttpRequest, pk: int) -> HttpResponse:
     """The reader's main screen: every known lesion of the patient as a row of the read."""
-    study = get_object_or_404(ImagingStudy.objects.select_related("patient"), pk=pk)
+    study = get_object_or_404(
+        ImagingStudy.objects.select_related("patient", "finalized_by", "reopened_by"), pk=pk
+    )
     record_access(request, [study.patient_id], "study_grid")
     thresholds = rules_thresholds()
     lesions = list(Lesion.objects.filter(patient_id=study.patient_id).order_by("id"))
@@ -166,12 +178,16 @@ def study_grid(request: HttpRequest, pk: int) -> HttpResponse:
             obs.lesion_id: _values(obs)
             for obs in Observation.objects.filter(study=previous).order_by("lesion_id")
         }
+    paired = paired_read(study, thresholds)
     rows = []
     for lesion in lesions:
         obs = observations.get(lesion.pk)
         uptake = observation_uptake(obs, study, thresholds) if obs is not None else None
         rows.append(
             {
+                "pairing": paired.lesion(lesion.pk, observation_in(obs) if obs else None)
+                if paired
+                else None,
                 "lesion": lesion,
                 "observation": obs,
                 "values": _values(obs) if obs is not None else {},
@@ -230,6 +246,10 @@ def study_grid(request: HttpRequest, pk: int) -> HttpResponse:
             "max_score": 3 if _kind(study) == "FDG" else 4,
             "small_lesion_mm": thresholds.small_lesion_mm,
             "recorded": len(observations),
+            "paired": paired,
+            "finished_by": display_name(study.finalized_by, nobody="the sending system"),
+            "reopened_by": display_name(study.reopened_by),
+            "partner_name": "SSTR" if _kind(study) == "FDG" else "FDG",
         },
     )
 
@@ -293,11 +313,13 @@ def study_preview(request: HttpRequest, pk: int) -> JsonResponse:
     obs = Observation(study=study, **data)
     thresholds = rules_thresholds()
     uptake = observation_uptake(obs, study, thresholds)
+    paired = paired_read(study, thresholds)
     return JsonResponse(
         {
             "errors": {},
             "computed": uptake.computed,
             "score": uptake.score,
             "flags": _flags(uptake.flags, thresholds.small_lesion_mm),
+            "pairing": paired.lesion(obs.lesion_id, observation_in(obs)) if paired else None,
         }
     )

@@ -149,38 +149,46 @@ def _patient_in(row: tuple[Any, ...]) -> PatientIn:
 _date = date.fromisoformat
 
 
+def observation_in(observation: Any) -> ObservationIn:
+    """An observation model as the rules take it."""
+    return ObservationIn(
+        observation.lesion_id,
+        observation.state,
+        observation.suv_max,
+        observation.suv_peak,
+        observation.krenning_visual,
+        observation.krenning_min,
+        observation.krenning_max,
+        observation.fdg_visual,
+        observation.fdg_vs_sstr,
+        observation.long_axis_mm,
+        observation.short_axis_mm,
+        observation.heterogeneous,
+        observation.target,
+    )
+
+
+def study_in(study: Any) -> StudyIn:
+    """A study model as the rules take it, without its observations."""
+    return StudyIn(
+        study.pk,
+        study.performed_on,
+        study.tracer,
+        study.tracer_class,
+        study.modality,
+        study.post_therapy,
+        study.blood_pool_suv,
+        study.liver_suv,
+        study.liver_suv_sd,
+        study.spleen_suv,
+    )
+
+
 def observation_uptake(observation: Any, study: Any, thresholds: Thresholds | None = None) -> Any:
     """The §2 uptake grade (``Uptake``: computed Krenning score and flags) of one observation
     model on its study model, as the API shows it beside the reader's entry."""
     from apps.scoring.rules import score_observation
 
     return score_observation(
-        ObservationIn(
-            observation.lesion_id,
-            observation.state,
-            observation.suv_max,
-            observation.suv_peak,
-            observation.krenning_visual,
-            observation.krenning_min,
-            observation.krenning_max,
-            observation.fdg_visual,
-            observation.fdg_vs_sstr,
-            observation.long_axis_mm,
-            observation.short_axis_mm,
-            observation.heterogeneous,
-            observation.target,
-        ),
-        StudyIn(
-            study.pk,
-            study.performed_on,
-            study.tracer,
-            study.tracer_class,
-            study.modality,
-            study.post_therapy,
-            study.blood_pool_suv,
-            study.liver_suv,
-            study.liver_suv_sd,
-            study.spleen_suv,
-        ),
-        thresholds or rules_thresholds(),
+        observation_in(observation), study_in(study), thresholds or rules_thresholds()
     )

@@ -124,6 +124,44 @@
     }
   }
 
+  // The lesion's phenotype and the computed FDG-vs-SSTR comparison, from the row as typed and the
+  // partner study's read (the preview's "pairing", apps/imaging/paired.py).
+  function showPairing(row, pairing) {
+    const cell = row.querySelector(".phenotype-cell");
+    if (cell && pairing !== undefined) {
+      cell.textContent = "";
+      const wrap = document.createElement("span");
+      wrap.className = "phenotype";
+      const p = pairing && pairing.phenotype;
+      if (p) {
+        const tag = document.createElement("span");
+        tag.className = `pheno pheno-${p.code}`;
+        tag.title = `${p.text} (NETPET ${pairing.pattern})`;
+        const glyph = document.createElement("span");
+        glyph.setAttribute("aria-hidden", "true");
+        glyph.textContent = p.glyph;
+        const pattern = document.createElement("span");
+        pattern.className = "muted small";
+        pattern.textContent = pairing.pattern;
+        tag.append(glyph, ` ${p.label} `, pattern);
+        wrap.appendChild(tag);
+      } else {
+        const none = document.createElement("span");
+        none.className = "muted";
+        none.title = "Needs a score on both studies";
+        none.textContent = "–";
+        wrap.appendChild(none);
+      }
+      cell.appendChild(wrap);
+    }
+    const blank = row.querySelector("option.vs-computed");
+    if (blank) {
+      const computed = pairing && pairing.comparison_source === "computed";
+      blank.textContent = computed ? `${pairing.comparison} · computed` : "–";
+      blank.closest("select").classList.toggle("shows-computed", Boolean(computed));
+    }
+  }
+
   // A row whose last save was refused (or is in conflict) is incomplete: what is stored for it,
   // if anything, is not what the reader typed, so it is not counted as recorded.
   function incomplete(row) { return ["error", "conflict"].includes(row.dataset.status); }
@@ -181,7 +219,10 @@
     // Only if the row still holds what was previewed.
     if (JSON.stringify(valuesOf(row)) !== JSON.stringify(values)) return;
     showErrors(row, answer.data.errors);
-    if (!Object.keys(answer.data.errors || {}).length) showUptake(row, answer.data);
+    if (!Object.keys(answer.data.errors || {}).length) {
+      showUptake(row, answer.data);
+      showPairing(row, answer.data.pairing);
+    }
   }
 
   const saveTimers = {};
@@ -368,6 +409,15 @@
 
   table.addEventListener("keydown", (event) => {
     const cell = event.target.closest("[data-cell]");
+    if (cell && event.ctrlKey && (event.key === "ArrowUp" || event.key === "ArrowDown")) {
+      // Ctrl+↑ / Ctrl+↓: the same column in the first / last row, to read column by column.
+      event.preventDefault();
+      const list = rows();
+      const column = cellsOf(cell.closest("tr.obs-row")).indexOf(cell);
+      const target = cellsOf(list[event.key === "ArrowUp" ? 0 : list.length - 1])[column];
+      if (target) target.focus();
+      return;
+    }
     if (!cell || event.altKey || event.ctrlKey || event.metaKey) return;
     if (event.key === "ArrowDown" || (event.key === "Enter" && !event.shiftKey)) {
       event.preventDefault();
