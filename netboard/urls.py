@@ -12,6 +12,7 @@ urlpatterns = [
     path("fhir/R4/", include("apps.fhir.urls")),
     path("health/", core_views.health, name="health"),
     path("favicon.ico", core_views.favicon),
+    path("help/grading/", core_views.help_grading, name="help-grading"),
     path("", include("apps.patients.urls")),
     path("", include("apps.imaging.urls")),
     path("", include("apps.decisions.urls")),

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET
 
 from apps.core.database import DATABASE_ERRORS, unavailable_response
 from apps.core.problems import problem_response
+from apps.core.templatetags.grading import grading_document
 
 logger = logging.getLogger(__name__)
 
@@ -98,3 +99,10 @@ def server_error(request: HttpRequest) -> HttpResponse:
 def favicon(request: HttpRequest) -> HttpResponse:
     """``/favicon.ico``, which browsers ask for on their own: the site's icon (pages link it)."""
     return redirect(static("favicon.svg"), permanent=True)
+
+
+@require_GET
+def help_grading(request: HttpRequest) -> HttpResponse:
+    """The "How NETboard grades" page: docs/clinical-rules.md, the rules exactly as NETboard
+    applies them, rendered inside the site (login required, like every page)."""
+    return render(request, "help/grading.html", {"document": grading_document()})

@@ -226,7 +226,8 @@ class ImagingStudy(ClinicalRecord):
         default=False,
         help_text=(
             "Use this study as the baseline of its series (CT/MRI, FDG PET or pre-therapy SSTR "
-            "PET) instead of the one the rules pick (DOMAIN.md §8). One per series and patient."
+            "PET) instead of the one the rules pick (docs/clinical-rules.md §8). One per series "
+            "and patient."
         ),
     )
 

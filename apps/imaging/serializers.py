@@ -48,11 +48,12 @@ class LesionSerializer(ClinicalRecordSerializer):
 class ObservationSerializer(ClinicalRecordSerializer):
     krenning_computed = serializers.SerializerMethodField(
         help_text="The uptake grade computed from the SUVs and the study's reference SUVs "
-        "(DOMAIN.md §2), shown beside the reader's visual score; null when it cannot be computed."
+        "(docs/clinical-rules.md §2), shown beside the reader's visual score; null when it "
+        "cannot be computed."
     )
     flags = serializers.SerializerMethodField(
         help_text="spleen_reference_missing, reference_order_invalid, score_disagreement, "
-        "pet_may_overestimate (DOMAIN.md §2)."
+        "pet_may_overestimate (docs/clinical-rules.md §2)."
     )
 
     class Meta:

@@ -52,7 +52,7 @@ class PatientViewSet(ClinicalRecordViewSet):
         return [obj.pk for obj in objects]
 
     @extend_schema(
-        summary="The patient's molecular imaging phenotype (DOMAIN.md §2-§6)",
+        summary="The patient's molecular imaging phenotype (docs/clinical-rules.md §2-§6)",
         description=(
             "The last computed assessment with its status. A stale or pending result is still "
             "shown, marked as such; compare `status` before relying on it."
@@ -71,7 +71,7 @@ class PatientViewSet(ClinicalRecordViewSet):
         return Response(scoring.phenotype_body(patient.pk))
 
     @extend_schema(
-        summary="Response over time and theranostic monitoring (DOMAIN.md §7-§9)",
+        summary="Response over time and theranostic monitoring (docs/clinical-rules.md §7-§9)",
         description=(
             "Baselines per series, RECIST 1.1, PERCIST 1.0, SSTR PET (descriptive), the "
             "dual-tracer grades at every timepoint with their alerts, post-therapy SPECT "

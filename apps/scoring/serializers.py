@@ -34,7 +34,9 @@ class _Thresholds(serializers.Serializer):  # type: ignore[type-arg]
 class _NetpetLesion(serializers.Serializer):  # type: ignore[type-arg]
     lesion = serializers.IntegerField()
     pattern = serializers.CharField(help_text="The lesion's NETPET pattern P0-P5.")
-    sstr_score = serializers.IntegerField(help_text="Effective Krenning score 0-4 (DOMAIN.md §2).")
+    sstr_score = serializers.IntegerField(
+        help_text="Effective Krenning score 0-4 (docs/clinical-rules.md §2)."
+    )
     fdg_score = serializers.IntegerField(help_text="Effective FDG uptake grade 0-4.")
     tlr_sstr = serializers.FloatField(allow_null=True, help_text="SSTR SUVmax / liver SUVmean.")
     tlr_fdg = serializers.FloatField(allow_null=True, help_text="FDG SUVmax / liver SUVmean.")
@@ -118,7 +120,9 @@ class _Finding(serializers.Serializer):  # type: ignore[type-arg]
     severity = serializers.ChoiceField(choices=["blocks", "caution", "info"])
     message = serializers.CharField()
     lesions = _ids()
-    source = serializers.CharField(help_text="The rule (DOMAIN.md section) behind the finding.")
+    source = serializers.CharField(
+        help_text="The rule (docs/clinical-rules.md section) behind the finding."
+    )
 
 
 class _PrrtSupport(serializers.Serializer):  # type: ignore[type-arg]
@@ -324,7 +328,7 @@ class _Note(serializers.Serializer):  # type: ignore[type-arg]
         choices=["ppgl", "insulinoma", "mtc", "pulmonary", "rising_markers_with_ssa_change"]
     )
     applies_because = serializers.CharField(help_text="What in the record brought the note up.")
-    text = serializers.CharField(help_text="The DOMAIN.md §9 statement.")
+    text = serializers.CharField(help_text="The docs/clinical-rules.md §9 statement.")
 
 
 class _SstrLesion(serializers.Serializer):  # type: ignore[type-arg]
@@ -445,4 +449,4 @@ class ResponseSerializer(_AssessmentBody):
     dual_tracer_alerts = _Alert(many=True, help_text="Alerts, in date order.")
     theranostic = _Theranostic(many=True, help_text="Post-therapy SPECT vs pre-therapy PET.")
     biomarkers = _Biomarker(many=True, help_text="One series per analyte and unit.")
-    notes = _Note(many=True, help_text="Disease-specific notes (DOMAIN.md §9).")
+    notes = _Note(many=True, help_text="Disease-specific notes (docs/clinical-rules.md §9).")

@@ -12,6 +12,7 @@ from decimal import Decimal
 from .inputs import JSON, PatientIn
 from .scale import FDG, SCORED
 from .series import date_order
+from .wording import LesionNames, is_are
 
 PPGL_SITES = frozenset({"adrenal", "paraganglia"})
 PPGL_HISTOLOGY = frozenset({"pheochromocytoma", "paraganglioma"})
@@ -111,10 +112,11 @@ def _mtc_note(patient: PatientIn, biomarkers: list[JSON]) -> JSON:
             )
         )
         if outside:
-            names = ", ".join(f"lesion {lesion}" for lesion in outside)
+            names = LesionNames({lesion.id: lesion.label for lesion in patient.lesions})
             text += (
-                f" On the latest FDG PET ({latest.performed_on.isoformat()}) {names} "
-                f"{'is' if len(outside) == 1 else 'are'} 20 mm or larger or at SUVmax 5 or more."
+                f" On the latest FDG PET ({latest.performed_on.isoformat()}) "
+                f"{names.many(outside)} {is_are(len(outside))} 20 mm or larger or at SUVmax 5 "
+                "or more."
             )
         else:
             text += (

@@ -24,7 +24,7 @@ from .inputs import JSON, PatientIn, StudyIn, Thresholds
 from .scale import ABOVE_BACKGROUND, SCORED
 from .series import Series, new_lesions
 from .uptake import DECIMAL_CONTEXT, Uptake, score_study
-from .wording import LesionNames, count, is_are, sentence
+from .wording import LesionNames, count, is_are, sentence, study_name
 
 # Categories (API.md ``response/``), plus the two outcomes that are not a response category.
 PMD: Final = "PMD"
@@ -160,7 +160,7 @@ def _without(study: StudyIn, peak: bool) -> list[int]:
 
 def _by_study(names: LesionNames, lesions: Iterable[tuple[StudyIn, list[int]]]) -> str:
     parts = [
-        f"{names.many(ids)} on study {study.id}" for study, ids in lesions if ids
+        f"{names.many(ids)} on the {study_name(study)}" for study, ids in lesions if ids
     ]  # never empty when called
     return " and ".join(parts)
 
@@ -275,7 +275,7 @@ class _Comparison:
             category = PMD
             reason = (
                 f"PMD: new FDG-positive {self._lesions(self.new_positive)} (FDG grade "
-                f"{ABOVE_BACKGROUND} or more) on study {follow_up.id}; {self._course()}."
+                f"{ABOVE_BACKGROUND} or more) on the {study_name(follow_up)}; {self._course()}."
             )
         elif not measurable:
             category = NOT_MEASURABLE
@@ -292,7 +292,8 @@ class _Comparison:
         elif follow_hot is None:
             category = NE
             reason = (
-                f"NE: no lesion on study {follow_up.id} has a scored {self._entered()} to compare "
+                f"NE: no lesion on the {study_name(follow_up)} has a scored {self._entered()} to "
+                "compare "
                 f"with the baseline's hottest {self._value(base_hot)}, and not every lesion is "
                 f"at FDG grade {ABOVE_BACKGROUND - 1} or less."
             )
@@ -363,8 +364,8 @@ class _Comparison:
             return f"the hottest lesion on the follow-up is at {self._value(follow_hot)}"
         change = self.scaled(follow_hot.value - base_hot.value)
         text = (
-            f"the hottest lesion went from {self._value(base_hot)} at baseline (study "
-            f"{self.baseline.id}) to {self._value(follow_hot)}"
+            f"the hottest lesion went from {self._value(base_hot)} at baseline "
+            f"({study_name(self.baseline)}) to {self._value(follow_hot)}"
         )
         sign = "+" if change >= 0 else ""
         if base_hot.value > 0:
@@ -373,14 +374,14 @@ class _Comparison:
         return f"{text} and {sign}{_number(change)} units"
 
     def _every_low(self, graded: list[int]) -> str:
-        study = self.follow_up.id
+        study = study_name(self.follow_up)
         if not graded:
-            return f"no lesion on study {study} has an FDG grade above {ABOVE_BACKGROUND - 1}"
+            return f"no lesion on the {study} has an FDG grade above {ABOVE_BACKGROUND - 1}"
         lesions = (
             "the only graded lesion" if len(graded) == 1 else f"all {len(graded)} graded lesions"
         )
         return (
-            f"{lesions} on study {study} {is_are(len(graded))} at FDG grade "
+            f"{lesions} on the {study} {is_are(len(graded))} at FDG grade "
             f"{ABOVE_BACKGROUND - 1} or less (no longer above blood-pool background)"
         )
 
@@ -392,12 +393,9 @@ class _Comparison:
                 for name, value in (("liver SUVmean", liver), ("liver SD", sd))
                 if value is None
             ]
-            why = f"the baseline FDG PET (study {baseline.id}) has no {' and no '.join(missing)}"
+            why = f"the baseline {study_name(baseline)} has no {' and no '.join(missing)}"
         elif self.base_hot is None:
-            why = (
-                f"no lesion on the baseline FDG PET (study {baseline.id}) has a scored "
-                f"{self._entered()}"
-            )
+            why = f"no lesion on the baseline {study_name(baseline)} has a scored {self._entered()}"
         else:
             limit = LIVER_MEAN_FACTOR * liver + LIVER_SD_FACTOR * sd
             why = (
@@ -409,8 +407,8 @@ class _Comparison:
         text = f"Not measurable: {why}"
         if self.new_positive:
             text += (
-                f"; new FDG-positive {self._lesions(self.new_positive)} on study "
-                f"{self.follow_up.id}"
+                f"; new FDG-positive {self._lesions(self.new_positive)} on the "
+                f"{study_name(self.follow_up)}"
             )
         return text + "."
 
@@ -433,7 +431,7 @@ class _Comparison:
         ungradable = self.ungradable
         if ungradable:
             self.notes.append(
-                f"{count(len(ungradable), 'lesion')} on study {follow_up.id} "
+                f"{count(len(ungradable), 'lesion')} on the {study_name(follow_up)} "
                 f"({names.many(ungradable)}) {is_are(len(ungradable))} ungradable (no visual "
                 "grade, and the SUV or references to compute one are missing): CMR cannot be "
                 "established and the result is provisional."

@@ -18,7 +18,7 @@ from typing import Final, NamedTuple
 from .inputs import JSON, LesionIn, ObservationIn, PatientIn, StudyIn, Thresholds
 from .scale import NOT_SEEN, SCORED
 from .series import Series, new_lesions
-from .wording import LesionNames, count
+from .wording import LesionNames, count, study_name
 
 # Fixed RECIST 1.1 definitions, not site settings (those are in ``Thresholds``).
 MAX_TARGETS: Final = 5
@@ -265,7 +265,7 @@ def recist_series(
     valid = selection.error is None and bool(targets)
     baseline_sum = _sum(t.baseline_mm for t in targets) if valid else None
     nadir = baseline_sum
-    nadir_study = baseline.id if valid else None
+    nadir_study: StudyIn | None = baseline if valid else None
     results = []
     for follow_up in series.follow_ups:
         on_study = {obs.lesion: obs for obs in follow_up.observations}
@@ -292,7 +292,7 @@ def recist_series(
                 "sum_mm": _float(total),
                 "baseline_sum_mm": _float(baseline_sum),
                 "nadir_sum_mm": _float(nadir),
-                "nadir_study": nadir_study,
+                "nadir_study": nadir_study.id if nadir_study is not None else None,
                 "change_from_baseline_percent": _percent(total, baseline_sum),
                 "change_from_nadir_percent": _percent(total, nadir),
                 "change_from_nadir_mm": (
@@ -303,7 +303,7 @@ def recist_series(
             }
         )
         if total is not None and nadir is not None and total < nadir:
-            nadir, nadir_study = total, follow_up.id
+            nadir, nadir_study = total, follow_up
     return results
 
 
@@ -348,7 +348,7 @@ class _Context(NamedTuple):
 
 
 def _categorise(
-    c: _Context, selection: TargetSelection, nadir: Decimal | None, nadir_study: int | None
+    c: _Context, selection: TargetSelection, nadir: Decimal | None, nadir_study: StudyIn | None
 ) -> tuple[str | None, str]:
     """The category of one follow-up and its reason, in the §8 order."""
     if selection.error is not None:
@@ -361,14 +361,11 @@ def _categorise(
         f"after the baseline of {c.baseline.performed_on.isoformat()})"
     )
     if not c.targets:
-        no_target = (
-            f"there was no measurable target lesion at baseline (study {c.baseline.id}, "
-            f"{c.baseline.performed_on.isoformat()})"
-        )
+        no_target = f"there was no measurable target lesion at baseline ({study_name(c.baseline)})"
         if c.new:
             return PD, f"PD: {new_text}; {no_target}."
         return NE, f"NE: {no_target}, so there is no sum to compare and no new lesion."
-    if c.total is None or c.baseline_sum is None or nadir is None:
+    if c.total is None or c.baseline_sum is None or nadir is None or nadir_study is None:
         missing = [
             f"{c.names.one(t.lesion.id)} ({r.missing})"
             for t, r in zip(c.targets, c.readings, strict=True)
@@ -383,7 +380,9 @@ def _categorise(
     summed = f"the sum of {count(len(c.targets), 'target diameter')} is {_mm(c.total)} mm"
     if c.new:
         return PD, f"PD: {new_text}; {summed}."
-    from_nadir = f"{_change(c.total, nadir)} the nadir of {_mm(nadir)} mm (study {nadir_study})"
+    from_nadir = (
+        f"{_change(c.total, nadir)} the nadir of {_mm(nadir)} mm ({study_name(nadir_study)})"
+    )
     if (
         c.total * _HUNDRED >= nadir * (_HUNDRED + t.recist_pd_percent)
         and c.total - nadir >= t.recist_pd_mm

@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 from .inputs import PatientIn, StudyIn, TreatmentIn
 from .pairing import is_fdg_pet, is_sstr_pet
+from .wording import study_kind, treatment_kind
 
 ANATOMIC_SERIES, FDG_SERIES, SSTR_SERIES = "anatomic", "fdg", "sstr"
 SERIES_KINDS = (ANATOMIC_SERIES, FDG_SERIES, SSTR_SERIES)
@@ -116,20 +117,18 @@ def _baseline_reason(series: Series) -> str:
     name = {ANATOMIC_SERIES: "CT/MRI", FDG_SERIES: "FDG PET", SSTR_SERIES: "SSTR PET"}[series.kind]
     if baseline is None:
         return f"No {name} study, so no {name} series."
+    kind = study_kind(baseline)
     day = baseline.performed_on.isoformat()
+    study = f"The {name} baseline is the {'one' if kind == name else kind} of {day}"
     if series.baseline_source == BASELINE_USER:
-        text = f"The {name} baseline is study {baseline.id} ({day}), picked by a user"
+        text = f"{study}, picked by a user"
     elif series.baseline_source == BASELINE_TREATMENT and series.treatment is not None:
         line = series.treatment
         text = (
-            f"The {name} baseline is study {baseline.id} ({day}), the latest {name} on or before "
-            f"the start of the most recent treatment line ({line.kind.replace('_', ' ')}, "
-            f"{line.started_on.isoformat()})"
+            f"{study}, the latest {name} on or before the start of the most recent treatment "
+            f"line ({treatment_kind(line.kind)}, {line.started_on.isoformat()})"
         )
     else:
-        text = (
-            f"The {name} baseline is study {baseline.id} ({day}), the first of the series: no "
-            "treatment line began after it"
-        )
+        text = f"{study}, the first of the series: no treatment line began after it"
     n = len(series.follow_ups)
     return f"{text}; {n} follow-up{'s' if n != 1 else ''}."

@@ -38,7 +38,7 @@ from .inputs import JSON, ObservationIn, PatientIn, StudyIn, Thresholds, Treatme
 from .scale import ABOVE_BACKGROUND, NOT_EVALUABLE, NOT_SEEN, SCORED
 from .series import Series, new_lesions
 from .uptake import DECIMAL_CONTEXT, Uptake, score_study
-from .wording import LesionNames, count
+from .wording import LesionNames, count, study_kind, study_name
 
 SSA: Final = "ssa"
 SSA_STARTED_BETWEEN: Final = "ssa_started_between"
@@ -146,12 +146,13 @@ def _ssa_between(
     )
 
 
-def _ssa_alert(started: list[TreatmentIn], previous: StudyIn) -> JSON:
+def _ssa_alert(started: list[TreatmentIn], previous: StudyIn, follow_up: StudyIn) -> JSON:
     days = ", ".join(t.started_on.isoformat() for t in started)
     text = (
-        f"A long-acting somatostatin analogue was started ({days}) after the previous SSTR PET "
-        f"(study {previous.id}, {previous.performed_on.isoformat()}) and on or before this one: "
-        "altered biodistribution may change uptake, and pseudoprogression is possible."
+        f"A long-acting somatostatin analogue was started ({days}) after the previous "
+        f"{study_kind(previous)} ({previous.performed_on.isoformat()}) and on or before this "
+        f"one ({follow_up.performed_on.isoformat()}): altered biodistribution may change uptake, "
+        "and pseudoprogression is possible."
     )
     return {"code": SSA_STARTED_BETWEEN, "text": text, "treatments": [t.id for t in started]}
 
@@ -210,7 +211,7 @@ def sstr_series(
                 "suv_max_fell_lesions": fell,
                 "new_lesions": avid,
                 "vanished_lesions": vanished,
-                "alerts": [_ssa_alert(started, previous)] if started else [],
+                "alerts": [_ssa_alert(started, previous, follow_up)] if started else [],
                 "caution": CAUTION,
                 "reason": _reason(baseline, lesions, rose, fell, avid, vanished, names),
             }
@@ -227,7 +228,7 @@ def _reason(
     vanished: list[int],
     names: LesionNames,
 ) -> str:
-    parts = [f"Against baseline study {baseline.id} ({baseline.performed_on.isoformat()})"]
+    parts = [f"Against the baseline {study_name(baseline)}"]
     compared = sum(1 for x in lesions if x.suv_change is not None)
     if not lesions:
         parts.append("no lesion is observed on both studies")

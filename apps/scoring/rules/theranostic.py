@@ -32,7 +32,7 @@ from .pairing import is_sstr_pet
 from .scale import ABOVE_LIVER
 from .series import date_order
 from .uptake import score_study
-from .wording import LesionNames, count, every
+from .wording import LesionNames, count, every, study_name, treatment_name
 
 LU177_DOTATATE: Final = "lu177_dotatate"
 PRRT_LU177_DOTATATE: Final = "prrt_lu177_dotatate"
@@ -93,16 +93,15 @@ def _course_note(study: StudyIn, course: TreatmentIn | None, source: str) -> str
     if course is not None and source == COURSE_LINKED:
         return (
             f"The SSTR PET compared is the latest before the start of the PRRT course this scan "
-            f"belongs to (treatment {course.id}, started {course.started_on.isoformat()})."
+            f"belongs to ({treatment_name(course)})."
         )
     missing = ""
     if study.treatment is not None:
-        missing = f"Treatment {study.treatment}, named by this scan, is not in the record. "
+        missing = "The treatment line this scan names is not in the record. "
     if course is not None:
         return (
             f"{missing}The SSTR PET compared is the latest before the start of the latest "
-            f"177Lu-DOTATATE course started on or before this scan (treatment {course.id}, "
-            f"started {course.started_on.isoformat()})."
+            f"177Lu-DOTATATE course started on or before this scan ({treatment_name(course)})."
         )
     return (
         f"{missing}No 177Lu-DOTATATE course is recorded on or before this scan, so the SSTR PET "
@@ -224,7 +223,7 @@ def _reason(
     signals: list[str],
     names: LesionNames,
 ) -> str:
-    scan = f"post-therapy scan (study {spect.id}, {spect.performed_on.isoformat()})"
+    scan = study_name(spect)
     scan = f"Cycle {spect.cycle_number} {scan}" if spect.cycle_number is not None else f"The {scan}"
     if pet is None:
         when = (
@@ -233,7 +232,7 @@ def _reason(
             else "it"
         )
         return f"{scan}: no pre-therapy SSTR PET before {when}, so no lesion can be compared."
-    against = f"{scan} against SSTR PET study {pet.id} ({pet.performed_on.isoformat()})"
+    against = f"{scan} against the {study_name(pet)}"
     if not lesions:
         return f"{against}: no lesion has a score on both studies, so there is no signal."
     upgraded, downgraded, lost = changed

@@ -362,7 +362,8 @@ def test_suvmax_when_a_lesion_has_no_suvpeak(
     assert entry["hottest"] == hottest  # SUVmax 12, not SUVpeak 10
     assert entry["change_percent"] == 33.3  # 9 → 12: SUVmax at baseline too
     assert entry["notes"][0].startswith(f"{quantity} was used instead of")
-    assert f"no SUVpeak for lesion 2 on study {on_study}" in entry["notes"][0]
+    on_day = "2024-01-01" if on_study == 1 else "2024-03-31"
+    assert f"no SUVpeak for lesion 2 on the FDG PET of {on_day}" in entry["notes"][0]
     assert len(entry["notes"]) == (2 if not patient else 1)  # + no lean body mass
 
 
@@ -403,7 +404,7 @@ def test_cmr_when_every_lesion_is_at_grade_1_or_less(
     assert entry["category"] == category
     if category == "NE":
         assert entry["hottest"] is None
-        assert entry["reason"].startswith("NE: no lesion on study 2")
+        assert entry["reason"].startswith("NE: no lesion on the FDG PET of 2024-03-31")
 
 
 def test_an_ungradable_lesion_leaves_cmr_unproven() -> None:

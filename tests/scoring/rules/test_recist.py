@@ -179,7 +179,7 @@ def test_the_nadir_below_baseline_decides_progression() -> None:
     assert results[1]["nadir_study"] == 2
     assert results[1]["change_from_nadir_percent"] == 20.0
     assert results[1]["change_from_baseline_percent"] == -40.0
-    assert "50.0 mm (study 2)" in results[1]["reason"]
+    assert "50.0 mm (CT of 2024-03-31)" in results[1]["reason"]
     # 59.9 mm is +19.8% above the nadir: not PD, and still 40.1% below baseline: PR.
     assert categories(pair_series(("60", "40"), ("30", "20"), ("35.9", "24"))) == ["PR", "PR"]
 

@@ -228,7 +228,7 @@ def test_only_lesions_observed_on_both_and_evaluable_take_part() -> None:
     assert entry["suv_max_rose_lesions"] == [1, 3, 7]
     assert entry["suv_max_fell_lesions"] == [2, 4]
     assert entry["reason"] == (
-        "Against baseline study 1 (2024-01-01): SUVmax rose in 3 and fell in 2 of 5 lesions "
+        "Against the baseline SSTR PET of 2024-01-01: SUVmax rose in 3 and fell in 2 of 5 lesions "
         "measured on both studies; Krenning score rose in 2 and fell in 2; 2 new SSTR-avid "
         "lesions (lesion 3 and lesion 8); 1 lesion no longer seen (lesion 4)."
     )
@@ -399,7 +399,7 @@ def test_ssa_that_set_the_baseline_alerts_the_first_follow_up() -> None:
     (entry,) = entries
     assert (entry["baseline_study"], entry["previous_study"]) == (2, 2)
     assert [a["code"] for a in entry["alerts"]] == ["ssa_started_between"]
-    assert "study 2, 2024-01-01" in entry["alerts"][0]["text"]
+    assert "after the previous SSTR PET (2024-01-01)" in entry["alerts"][0]["text"]
 
 
 # --- order -------------------------------------------------------------------------------------

@@ -289,21 +289,42 @@ COURSES = (
 @pytest.mark.parametrize(
     ("treatment", "treatments", "course", "pet_study", "source", "note"),
     [
-        (7, COURSES, 7, 1, "study_treatment", "this scan belongs to (treatment 7"),
-        (None, COURSES, 8, 2, "latest_prrt_course", "started on or before this scan (treatment 8"),
-        (99, COURSES, 8, 2, "latest_prrt_course", "Treatment 99, named by this scan, is not in"),
+        (
+            7,
+            COURSES,
+            7,
+            1,
+            "study_treatment",
+            "this scan belongs to (177Lu-DOTATATE PRRT started 2024-02-01)",
+        ),
+        (
+            None,
+            COURSES,
+            8,
+            2,
+            "latest_prrt_course",
+            "started on or before this scan (177Lu-DOTATATE PRRT started 2024-05-01)",
+        ),
+        (99, COURSES, 8, 2, "latest_prrt_course", "The treatment line this scan names is not in"),
         (  # a course started the day of the scan: on or before it
             None,
             (prrt(7, "2024-02-01"), prrt(12, "2024-06-01")),
             12,
             2,
             "latest_prrt_course",
-            "(treatment 12, started 2024-06-01)",
+            "(177Lu-DOTATATE PRRT started 2024-06-01)",
         ),
-        (11, COURSES, 11, 2, "study_treatment", "this scan belongs to (treatment 11"),
+        (
+            11,
+            COURSES,
+            11,
+            2,
+            "study_treatment",
+            "this scan belongs to (long-acting somatostatin analogue started 2024-05-15)",
+        ),
         (None, COURSES[2:], None, 2, "before_spect", "No 177Lu-DOTATATE course is recorded"),
         (None, (), None, 2, "before_spect", "latest before the scan date"),
-        (99, (), None, 2, "before_spect", "Treatment 99, named by this scan, is not in"),
+        (99, (), None, 2, "before_spect", "The treatment line this scan names is not in"),
     ],
 )
 def test_course_fallbacks(
@@ -373,7 +394,8 @@ def test_one_entry_per_post_therapy_lu177_scan_in_date_order() -> None:
         ["low_retention_majority"],
     ]
     assert entries[1]["reason"] == (
-        "Cycle 2 post-therapy scan (study 4, 2024-04-02) against SSTR PET study 1 (2024-01-01): "
+        "Cycle 2 post-therapy 177Lu-DOTATATE SPECT/CT of 2024-04-02 against the SSTR PET of "
+        "2024-01-01: "
         "2 lesions compared, none upgraded, 1 downgraded (lesion 1), 1 lost as a target "
         "(lesion 1); no signal."
     )
