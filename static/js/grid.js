@@ -219,7 +219,13 @@
     // Only if the row still holds what was previewed.
     if (JSON.stringify(valuesOf(row)) !== JSON.stringify(values)) return;
     showErrors(row, answer.data.errors);
-    if (!Object.keys(answer.data.errors || {}).length) {
+    const refused = Object.keys(answer.data.errors || {}).length > 0;
+    if (refused) setRowStatus(row, "not saved: see the marked cell", "error");
+    else if (row.dataset.status === "error" && state[lesionOf(row)].dirty && !state[lesionOf(row)].saving) {
+      setRowStatus(row, state[lesionOf(row)].observation ? "not saved yet"
+        : "not saved yet: saves when you leave the row", "dirty");
+    }
+    if (!refused) {
       showUptake(row, answer.data);
       showPairing(row, answer.data.pairing);
     }
@@ -453,11 +459,24 @@
     schedulePreview(row);
   });
 
+  // A recorded row saves when the reader leaves a changed cell: a refused value writes nothing
+  // and the stored row stays whole. A new row is written once, whole, when the reader leaves the
+  // row: SUVmax, then a refused Krenning 7, then a long axis never store the SUVmax alone.
   table.addEventListener("change", (event) => {
     const row = event.target.closest("tr.obs-row");
     if (!row || !config.editable) return;
     schedulePreview(row);
-    scheduleSave(row);
+    if (state[lesionOf(row)].observation) { scheduleSave(row); return; }
+    state[lesionOf(row)].dirty = true;
+    if (!incomplete(row)) setRowStatus(row, "not saved yet: saves when you leave the row", "dirty");
+  });
+
+  table.addEventListener("focusout", (event) => {
+    const row = event.target.closest("tr.obs-row");
+    if (!row || !config.editable) return;
+    if (event.relatedTarget && row.contains(event.relatedTarget)) return;
+    const s = state[lesionOf(row)];
+    if (!s.observation && s.dirty && !s.copied) scheduleSave(row);
   });
 
   // ---- finishing the read ----------------------------------------------------------------------
@@ -481,8 +500,20 @@
     if (!(event.altKey && event.shiftKey && (event.key === "F" || event.code === "KeyF"))) return;
     event.preventDefault();
     const reopen = document.getElementById("reopen-read");
-    if (finishForm) finishForm.requestSubmit();
-    else if (reopen) reopen.focus();
+    if (!finishForm) { if (reopen) reopen.focus(); return; }
+    // Leaving the cell saves its row; the read is finished once the saves have answered.
+    if (document.activeElement && table.contains(document.activeElement)) {
+      document.activeElement.blur();
+    }
+    const started = Date.now();
+    (function finishWhenSaved() {
+      const busy = rows().some((row) => {
+        const s = state[lesionOf(row)];
+        return s.saving || (s.dirty && !s.copied && !incomplete(row));
+      });
+      if (busy && Date.now() - started < 5000) { setTimeout(finishWhenSaved, 100); return; }
+      finishForm.requestSubmit();
+    })();
   });
 
   window.addEventListener("beforeunload", (event) => {

@@ -79,15 +79,16 @@ def test_the_fdg_grid_shows_the_sstr_read_and_computes_the_comparison(
     first.locator("[name=fdg_vs_sstr]").select_option("higher")
     expect(first.locator(".phenotype-cell")).to_contain_text("P4")
     expect(first.locator("option.vs-computed")).to_have_text("–")
-    page.wait_for_selector(f"#row-{both.pk}[data-status=saved]")
-    assert Observation.objects.get(study=fdg, lesion=both).fdg_vs_sstr == "higher"
 
     # Not seen on SSTR, FDG grade 3: discordant, by its label and its glyph, not colour alone.
     second = page.locator(f"#row-{discordant.pk}")
-    second.locator("[name=suv_max]").fill("7")
+    second.locator("[name=suv_max]").fill("7")  # leaves the first row: it is written whole
+    page.wait_for_selector(f"#row-{both.pk}[data-status=saved]")
+    assert Observation.objects.get(study=fdg, lesion=both).fdg_vs_sstr == "higher"
     second.locator("[name=krenning_visual]").fill("3")
     second.locator("[name=krenning_visual]").press("Tab")
     expect(second.locator(".pheno-discordant")).to_contain_text("◆ SSTR−/FDG+ discordant")
+    second.locator("[name=krenning_visual]").press("Control+ArrowUp")  # leaves the row
     page.wait_for_selector(f"#row-{discordant.pk}[data-status=saved]")
 
     # The SSTR grid shows the FDG read back, with the same phenotype.

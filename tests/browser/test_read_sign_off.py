@@ -49,6 +49,8 @@ def test_a_row_with_a_refused_value_is_incomplete_and_keeps_everything_typed(
     page.wait_for_selector(f"#row-{new.pk} input[name=krenning_visual][aria-invalid=true]")
     page.wait_for_selector(f"#row-{new.pk}[data-status=error]")
     expect(page.locator("#read-count")).to_have_text("1 of 2 lesions recorded, 1 incomplete")
+    # Nothing of the row is written while it is not valid as a whole: not the SUVmax alone.
+    assert not Observation.objects.filter(study=study, lesion=new).exists()
     # Everything typed is still there.
     assert row.locator("input[name=suv_max]").input_value() == "11.0"
     assert row.locator("input[name=krenning_visual]").input_value() == "7"
@@ -63,7 +65,7 @@ def test_a_row_with_a_refused_value_is_incomplete_and_keeps_everything_typed(
     # Corrected, the whole row is saved: nothing of it was dropped.
     row.locator("input[name=krenning_visual]").focus()
     page.keyboard.type("3")
-    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")  # leaves the row (the last): it is written whole
     page.wait_for_selector(f"#row-{new.pk}[data-status=saved]")
     saved = Observation.objects.get(study=study, lesion=new)
     assert (saved.suv_max, saved.krenning_visual, saved.long_axis_mm) == (
