@@ -1,4 +1,5 @@
-"""How NETboard names a person on a page: the full name, else the user name."""
+"""How NETboard names a person on a page: the full name, else the user name (the reader of a
+study, the signer of a decision: ``apps.decisions.display.person_name``)."""
 
 from __future__ import annotations
 
@@ -9,4 +10,6 @@ def display_name(user: Any, nobody: str = "—") -> str:
     """The user's full name, else their user name; ``nobody`` when there is no user."""
     if user is None:
         return nobody
-    return user.get_full_name() or user.get_username()
+    get_full_name = getattr(user, "get_full_name", None)  # AnonymousUser has none
+    full = (get_full_name() or "").strip() if callable(get_full_name) else ""
+    return full or str(user.get_username()) or nobody

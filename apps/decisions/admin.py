@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from apps.core.admin import AccessLoggedAdmin
+from apps.decisions.display import person_name
 from apps.decisions.models import Case, Decision, Meeting
 
 
@@ -27,9 +28,20 @@ class MeetingAdmin(AccessLoggedAdmin):
 class DecisionAdmin(AccessLoggedAdmin):
     """Read-only here: decisions are recorded at the meeting, through the service."""
 
-    list_display = ["case", "recommendation", "decided_by", "decided_at", "signed_at"]
-    list_filter = ["recommendation"]
-    list_select_related = ["case"]
+    list_display = [
+        "case",
+        "recommendation",
+        "signer",
+        "decided_at",
+        "signed_at",
+        "outside_meeting",
+    ]
+    list_filter = ["recommendation", "outside_meeting"]
+    list_select_related = ["case", "decided_by"]
+
+    @admin.display(description="decided by", ordering="decided_by")
+    def signer(self, obj: Decision) -> str:
+        return person_name(obj.decided_by)
 
     def patient_ids_of(self, obj):  # type: ignore[no-untyped-def]
         return [obj.case.patient_id]

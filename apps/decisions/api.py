@@ -73,11 +73,16 @@ class DecisionViewSet(AccessLoggedViewSet):
                 recommendation=data["recommendation"],
                 rationale=data["rationale"],
                 attendees=data.get("attendees", ""),
+                outside_meeting=data.get("outside_meeting", False),
                 decided_by=self.request.user,  # type: ignore[arg-type]
                 supersedes=data.get("supersedes"),
             )
         except services.DecisionConflict as exc:
             raise DecisionSuperseded() from exc
+        except DjangoValidationError as exc:
+            # The service's refusals (e.g. superseding a decision of another case) name their
+            # field: a 400 problem document with ``errors`` per field, never a 500.
+            raise serializers.ValidationError(exc.message_dict) from exc
         self._etag_object = serializer.instance
 
     def perform_update(self, serializer: serializers.BaseSerializer) -> None:

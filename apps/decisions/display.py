@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
+from apps.core.people import display_name
 from apps.patients.page import draft_reads
 from apps.scoring.models import latest_timepoint
 
@@ -22,6 +23,12 @@ def stamp_label(stamp: str | None) -> str:
     if not stamp:
         return ""
     return datetime.fromisoformat(stamp).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def person_name(user: Any) -> str:
+    """How every page names the signer or author of a decision (``apps.core.people``: the
+    user's full name, else the user name, as for a read's reader). ``""`` for no user."""
+    return display_name(user, nobody="")
 
 
 def age_on(birth_date: date | None, day: date) -> int | None:

@@ -88,6 +88,15 @@ class Decision(ClinicalRecord):
         default=False,
         help_text="Signed knowing that the assessment was preliminary (a draft read behind it).",
     )
+    # A decision taken outside the meeting (between meetings, by the board's members): only
+    # such a decision may be signed before the meeting's date (services.decision_sign).
+    outside_meeting = models.BooleanField(
+        default=False,
+        help_text=(
+            "A decision outside the meeting (taken between meetings rather than at it); only "
+            "such a decision may be signed before the meeting's date."
+        ),
+    )
     supersedes = models.OneToOneField(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="superseded_by"
     )

@@ -46,6 +46,7 @@ class DecisionSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
             "recommendation",
             "rationale",
             "attendees",
+            "outside_meeting",
             "decided_by",
             "decided_at",
             "signed_at",

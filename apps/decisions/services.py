@@ -97,6 +97,32 @@ PRELIMINARY_MESSAGE = (
     "The assessment is preliminary: a read behind it is not finished. Tick the acknowledgement "
     "to sign on it anyway, or wait until the reads are finished."
 )
+EARLY_MESSAGE = (
+    "The meeting is on {held_on} and today is {today}: a decision signed before the meeting's "
+    "date must be marked as a decision outside the meeting."
+)
+
+
+def signing_refusals(
+    *, meeting_id: int, preliminary: bool, acknowledged_preliminary: bool, outside_meeting: bool
+) -> dict[str, str]:
+    """Why a decision may not be signed now, by field (empty: it may).
+
+    A snapshot of a preliminary assessment needs ``acknowledged_preliminary``. Before the
+    meeting's date — today in the hospital's time zone (``TIME_ZONE``), so the day of the
+    meeting itself is allowed — only a decision outside the meeting (``outside_meeting``) may
+    be signed."""
+    refusals: dict[str, str] = {}
+    if preliminary and not acknowledged_preliminary:
+        refusals["acknowledged_preliminary"] = PRELIMINARY_MESSAGE
+    if not outside_meeting:
+        held_on = Meeting.objects.values_list("held_on", flat=True).get(pk=meeting_id)
+        today = timezone.localdate()
+        if today < held_on:
+            refusals["outside_meeting"] = EARLY_MESSAGE.format(
+                held_on=held_on.isoformat(), today=today.isoformat()
+            )
+    return refusals
 
 
 def current_decision(case: Case) -> Decision | None:
@@ -121,6 +147,7 @@ def decision_record(
     shown: ShownAssessment | None = None,
     base: str | None = None,
     acknowledged_preliminary: bool = False,
+    outside_meeting: bool = False,
 ) -> Decision:
     """Record the board's decision on ``case`` with the stored assessment as its snapshot.
 
@@ -132,7 +159,10 @@ def decision_record(
     decision's author, snapshot and signature always belong together.
 
     Signing on a preliminary assessment (a draft read behind it) needs
-    ``acknowledged_preliminary``, which the decision keeps; without it, ``ValidationError``.
+    ``acknowledged_preliminary``, which the decision keeps; signing before the meeting's date
+    needs ``outside_meeting`` (a decision outside the meeting), which the decision keeps too.
+    Without them, ``ValidationError`` naming each field (``signing_refusals``); nothing is
+    written.
     """
     with transaction.atomic():
         # Lock order (apps/patients/locks.py): the case, the patient, then the assessment.
@@ -146,9 +176,21 @@ def decision_record(
         )
         bodies = scoring.assessment_bodies(case.patient_id)
         phenotype, response = bodies["phenotype"], bodies["response"]
-        values = {"recommendation": recommendation, "rationale": rationale, "attendees": attendees}
-        if sign and phenotype.get("preliminary") and not acknowledged_preliminary:
-            raise ValidationError({"acknowledged_preliminary": PRELIMINARY_MESSAGE})
+        values = {
+            "recommendation": recommendation,
+            "rationale": rationale,
+            "attendees": attendees,
+            "outside_meeting": outside_meeting,
+        }
+        if sign:
+            refusals = signing_refusals(
+                meeting_id=case.meeting_id,
+                preliminary=bool(phenotype.get("preliminary")),
+                acknowledged_preliminary=acknowledged_preliminary,
+                outside_meeting=outside_meeting,
+            )
+            if refusals:
+                raise ValidationError(refusals)
         acknowledged = bool(sign and phenotype.get("preliminary") and acknowledged_preliminary)
         if shown is not None:
             current = current_decision(case)
@@ -212,7 +254,7 @@ def decision_update(*, decision: Decision, **changes: Any) -> Decision:
     locked = Decision.objects.select_for_update(no_key=True).get(pk=decision.pk)
     if locked.is_signed:
         raise DecisionSignedError()
-    allowed = {"recommendation", "rationale", "attendees"}
+    allowed = {"recommendation", "rationale", "attendees", "outside_meeting"}
     unknown = set(changes) - allowed
     if unknown:
         raise ValidationError(dict.fromkeys(sorted(unknown), "This field cannot be changed."))
@@ -224,17 +266,36 @@ def decision_update(*, decision: Decision, **changes: Any) -> Decision:
 
 
 @transaction.atomic
-def decision_sign(*, decision: Decision, acknowledged_preliminary: bool = False) -> Decision:
-    """Sign a draft decision; on a preliminary snapshot only ``acknowledged_preliminary``."""
+def decision_sign(
+    *,
+    decision: Decision,
+    acknowledged_preliminary: bool = False,
+    outside_meeting: bool | None = None,
+) -> Decision:
+    """Sign a draft decision: on a preliminary snapshot only with ``acknowledged_preliminary``,
+    before the meeting's date only as a decision outside the meeting (``outside_meeting``,
+    given here or already stored on the draft). ``ValidationError`` naming the field
+    otherwise (``signing_refusals``), and the draft stays as it was."""
     locked = Decision.objects.select_for_update(no_key=True).get(pk=decision.pk)
     if locked.is_signed:
         raise DecisionSignedError()
+    if outside_meeting is not None:
+        locked.outside_meeting = outside_meeting
     preliminary = bool(locked.phenotype_snapshot.get("preliminary"))
-    if preliminary and not acknowledged_preliminary:
-        raise ValidationError({"acknowledged_preliminary": PRELIMINARY_MESSAGE})
+    case_meeting = Case.objects.values_list("meeting_id", flat=True).get(pk=locked.case_id)
+    refusals = signing_refusals(
+        meeting_id=case_meeting,
+        preliminary=preliminary,
+        acknowledged_preliminary=acknowledged_preliminary,
+        outside_meeting=locked.outside_meeting,
+    )
+    if refusals:
+        raise ValidationError(refusals)
     locked.signed_at = timezone.now()
     locked.acknowledged_preliminary = preliminary
-    locked.save(update_fields=["signed_at", "acknowledged_preliminary", "updated_at"])
+    locked.save(
+        update_fields=["signed_at", "acknowledged_preliminary", "outside_meeting", "updated_at"]
+    )
     return locked
 
 

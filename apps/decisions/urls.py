@@ -10,6 +10,11 @@ urlpatterns: list[URLPattern] = [
     path("meetings/<int:pk>/", meetings.meeting_detail, name="meeting-page"),
     path("meetings/<int:pk>/cases/", meetings.case_add, name="meeting-case-add"),
     path(
+        "meetings/<int:pk>/patients/",
+        meetings.meeting_patient_search,
+        name="meeting-patient-search",
+    ),
+    path(
         "meetings/<int:pk>/present/<int:case_id>/",
         cases.meeting_present,
         name="meeting-present",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.db import models
 from django.db.models import F, Q
 
@@ -59,6 +61,30 @@ class PpglCluster(models.TextChoices):
     C3 = "3", "Cluster 3 (Wnt signalling)"
 
 
+_WORDS = re.compile(r"[\s,]+")
+
+
+class PatientQuerySet(models.QuerySet["Patient"]):
+    def search(self, text: str) -> PatientQuerySet:
+        """The patients matching what was typed in a search box: the one definition of patient
+        search (the patient list and the agenda's patient picker).
+
+        ``text`` is split into words at spaces and commas; a patient matches when every word is
+        part of (case-insensitive) the given name, the family name or the MRN, each word on any
+        of them and in any order: "Ivy Ivo", "ivo ivy", "0013" and "Ivo, Ivy" all find Ivy Ivo
+        (MRN DEMO-0013). Empty text matches everyone.
+        """
+        matches = self
+        for word in _WORDS.split(text.strip()):
+            if word:
+                matches = matches.filter(
+                    Q(mrn__icontains=word)
+                    | Q(family_name__icontains=word)
+                    | Q(given_name__icontains=word)
+                )
+        return matches
+
+
 @audited()
 class Patient(ClinicalRecord):
     mrn = models.CharField("MRN", max_length=64, unique=True)
@@ -75,6 +101,8 @@ class Patient(ClinicalRecord):
     ppgl_cluster = models.CharField(  # noqa: DJ001 - API.md: null = not recorded
         "PPGL cluster", max_length=2, choices=PpglCluster.choices, blank=True, null=True
     )
+
+    objects = PatientQuerySet.as_manager()
 
     class Meta:
         ordering = ["family_name", "given_name", "id"]

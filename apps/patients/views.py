@@ -32,6 +32,13 @@ _BLOCKING = ExpressionWrapper(
     Q(latest__prrt_support__overall="blocking_findings_present"), output_field=BooleanField()
 )
 _PRELIMINARY = ExpressionWrapper(Q(latest__preliminary=True), output_field=BooleanField())
+# Why the list shows no NETPET grade ("—"): read off the same stored latest timepoint.
+NO_GRADE_REASONS = {
+    "not_computed": "not yet computed",
+    "no_timepoint": "no dual-tracer timepoint yet (no pre-therapy SSTR PET)",
+    "no_fdg_partner": "SSTR PET without an FDG PET partner",
+    "not_classifiable": "not classifiable (no lesion graded on both PETs)",
+}
 SORTS = {
     "name": ("family_name", "given_name", "id"),
     "-name": ("-family_name", "-given_name", "-id"),
@@ -47,7 +54,8 @@ GRADES = ["P0", "P1", "P2", "P3", "P4", "P5"]
 @require_GET
 @permission_required("patients.view_patient", raise_exception=True)
 def patient_list(request: HttpRequest) -> HttpResponse:
-    """Search by MRN or name, filter by primary site, latest NETPET pattern, blocking findings
+    """Search by MRN or name (every word typed, in any order: ``Patient.objects.search``, as
+    the agenda's patient picker), filter by primary site, latest NETPET pattern, blocking findings
     and listing at a meeting; sort; paginate. The form keeps what was chosen."""
     params = request.GET
     patients = Patient.objects.alias(**_LATEST).annotate(
@@ -55,14 +63,12 @@ def patient_list(request: HttpRequest) -> HttpResponse:
         latest_label=_LATEST_LABEL,
         blocking=_BLOCKING,
         preliminary=_PRELIMINARY,
+        assessed_at=F("phenotype_assessment__computed_at"),
+        latest_sstr=KT("latest__sstr_performed_on"),
     )
     query = params.get("q", "").strip()
     if query:
-        patients = patients.filter(
-            Q(mrn__icontains=query)
-            | Q(family_name__icontains=query)
-            | Q(given_name__icontains=query)
-        )
+        patients = patients.search(query)
     site = params.get("site", "")
     if site in PrimarySite.values:
         patients = patients.filter(primary_site=site)
@@ -76,6 +82,8 @@ def patient_list(request: HttpRequest) -> HttpResponse:
     sort = params.get("sort", "name")
     patients = patients.order_by(*SORTS.get(sort, SORTS["name"]))
     page = Paginator(patients, PAGE_SIZE).get_page(params.get("page"))
+    for patient in page.object_list:
+        patient.no_grade_reason = _no_grade_reason(patient)  # type: ignore[attr-defined]
     record_access(request, [p.pk for p in page.object_list], "list_patients")
     keep = params.copy()
     keep.pop("page", None)
@@ -93,8 +101,26 @@ def patient_list(request: HttpRequest) -> HttpResponse:
             "sites": PrimarySite.choices,
             "grades": GRADES,
             "keep": keep.urlencode(),
+            "no_grade_reasons": NO_GRADE_REASONS.values(),
         },
     )
+
+
+def _no_grade_reason(patient: Patient) -> str:
+    """Why a listed patient has no latest NETPET pattern (the list shows "—"), or "" when it
+    has one; from the annotations of ``patient_list``. No stored assessment yet; an assessment
+    without a timepoint (no pre-therapy SSTR PET); a latest timepoint without an FDG PET (the
+    latest timepoint is a dual-tracer one whenever there is one, so no SSTR PET has a partner);
+    a dual-tracer timepoint graded "not classifiable"."""
+    if getattr(patient, "latest_grade", None):
+        return ""
+    if getattr(patient, "assessed_at", None) is None:
+        return NO_GRADE_REASONS["not_computed"]
+    if getattr(patient, "latest_label", None) == "not_classifiable":
+        return NO_GRADE_REASONS["not_classifiable"]
+    if getattr(patient, "latest_sstr", None) is None:
+        return NO_GRADE_REASONS["no_timepoint"]
+    return NO_GRADE_REASONS["no_fdg_partner"]
 
 
 @require_GET

@@ -11,6 +11,7 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from apps.core.access import record_access
@@ -69,6 +70,7 @@ def _save_decision(request: HttpRequest, case: Case) -> HttpResponse | tuple[Dec
             shown=ShownAssessment.from_post(request.POST),
             base=request.POST.get("base", ""),
             acknowledged_preliminary=request.POST.get("acknowledged_preliminary") == "on",
+            outside_meeting=bool(form.cleaned_data.get("outside_meeting", False)),
         )
     except services.DecisionConflict as exc:
         form.add_error(None, exc.message)
@@ -81,6 +83,7 @@ def _save_decision(request: HttpRequest, case: Case) -> HttpResponse | tuple[Dec
             target = field if field in form.fields else None
             for message in errors:
                 form.add_error(target, message)
+        form.describe_fields()  # tie each message to its input
         return form, 200
     messages.success(
         request, "Decision signed." if decision.is_signed else "Decision saved as a draft."
@@ -135,6 +138,8 @@ def _decision_block(
         "notice": notice,
         "base": current.pk if current is not None else "",
         "shown": ShownAssessment.of_patient(case.patient_id, phenotype),
+        # Signing now needs "a decision outside the meeting" (services.signing_refusals).
+        "before_meeting": timezone.localdate() < case.meeting.held_on,
     }
 
 

@@ -9,10 +9,11 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.core.access import record_access
@@ -20,11 +21,15 @@ from apps.decisions import services
 from apps.decisions.display import DEFAULT_ORDER, GRADE_NAMES, grade_value, stamp_label
 from apps.decisions.forms import CaseAddForm, CaseForm, MeetingForm
 from apps.decisions.models import Case, Decision, Meeting
+from apps.decisions.picker import patient_matches
 from apps.decisions.views import VIEW_CASES
 from apps.scoring import services as scoring
 from apps.scoring.models import InputVersion, PhenotypeAssessment
 
 PAST_PAGE_SIZE = 25
+# Who may add cases to an agenda, and so use its patient picker.
+ADD_CASE = [*VIEW_CASES, "decisions.add_case"]
+PICKER_ACTION = "search_patients_for_agenda"
 
 
 @require_http_methods(["GET", "POST"])
@@ -61,7 +66,8 @@ def meeting_list(request: HttpRequest) -> HttpResponse:
 def _agenda_rows(cases: list[Case]) -> list[dict[str, Any]]:
     """One row per case with the latest grades, the assessment status and the decision state,
     in a fixed number of queries whatever the number of cases (three: assessments, versions,
-    decisions). The grades are those of the stored latest timepoint."""
+    decisions). The grades are those of the stored latest timepoint. A case whose standing
+    decision is signed is *decided* (``decided_at``: when it was signed)."""
     patient_ids = [case.patient_id for case in cases]
     assessments = {
         a.patient_id: a
@@ -99,6 +105,7 @@ def _agenda_rows(cases: list[Case]) -> list[dict[str, Any]]:
                 "decision_state": (
                     "none" if decision is None else "signed" if decision.is_signed else "draft"
                 ),
+                "decided_at": decision.signed_at if decision is not None else None,
             }
         )
     return rows
@@ -123,6 +130,9 @@ def _agenda(
         else:
             row["edit_form"] = CaseForm(instance=row["case"], auto_id=f"case{row['case'].pk}_%s")
     record_access(request, [case.patient_id for case in cases], "view_meeting_agenda")
+    if add_form is not None and add_form.matches:
+        # The patients listed to choose from (a typed query submitted without the picker).
+        record_access(request, [m.patient.pk for m in add_form.matches], PICKER_ACTION)
     return render(
         request,
         "decisions/meeting_detail.html",
@@ -149,15 +159,17 @@ def meeting_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@permission_required([*VIEW_CASES, "decisions.add_case"], raise_exception=True)
+@permission_required(ADD_CASE, raise_exception=True)
 def case_add(request: HttpRequest, pk: int) -> HttpResponse:
-    """List a patient (by MRN) at the end of the agenda."""
+    """List a patient at the end of the agenda: the one picked (by id), or named by an exact
+    MRN; any other text re-shows the page with the matching patients to choose from, each with
+    an Add button (``CaseAddForm``), and what was typed kept."""
     meeting = get_object_or_404(Meeting, pk=pk)
     form = CaseAddForm(request.POST, meeting=meeting, auto_id="add_%s")
-    if form.is_valid() and form.patient is not None:
+    if form.is_valid() and form.found is not None:
         try:
             case = services.case_add(
-                meeting=meeting, patient=form.patient, question=form.cleaned_data["question"]
+                meeting=meeting, patient=form.found, question=form.cleaned_data["question"]
             )
         except services.AlreadyListed:
             form.add_error("mrn", "This patient is already listed at this meeting.")
@@ -165,6 +177,38 @@ def case_add(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, "Case added to the agenda.")
             return redirect(_agenda_url(case))
     return _agenda(request, meeting, add_form=form)
+
+
+@require_GET
+@permission_required(ADD_CASE, raise_exception=True)
+def meeting_patient_search(request: HttpRequest, pk: int) -> JsonResponse:
+    """The patient picker's matches for ``?q=`` (what the coordinator typed to add a case):
+    ``{"results": [{"id", "mrn", "name", "birth_date", "listed"}], "more"}``, up to
+    ``PICKER_LIMIT`` (an MRN typed whole first), ``listed`` when already on this agenda. Patient
+    data only in the body (never stored or logged: the typed text included); an access event
+    per patient returned; not cached."""
+    meeting = get_object_or_404(Meeting, pk=pk)
+    matches, more = patient_matches(meeting, request.GET.get("q", "")[:200])
+    record_access(request, [m.patient.pk for m in matches], PICKER_ACTION)
+    response = JsonResponse(
+        {
+            "results": [
+                {
+                    "id": m.patient.pk,
+                    "mrn": m.patient.mrn,
+                    "name": m.name,
+                    "birth_date": (
+                        m.patient.birth_date.isoformat() if m.patient.birth_date else None
+                    ),
+                    "listed": m.listed,
+                }
+                for m in matches
+            ],
+            "more": more,
+        }
+    )
+    add_never_cache_headers(response)
+    return response
 
 
 @require_POST
