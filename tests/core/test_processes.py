@@ -84,7 +84,10 @@ def test_embedded_postgres_start_migrate_load_demo_serve_stop(tmp_path: Path) ->
             server.terminate()
             server.wait(timeout=30)
         stopped = run(["-m", "netboard.embedded_pg", "stop", "--pgdata", str(pgdata)], base_env)
-    assert stopped.strip() == "stopped"
+    log = pgdata / "log"  # the server's own log (embedded_postgres starts it with -l)
+    assert stopped.strip() == "stopped", (
+        log.read_text(errors="replace")[-3000:] if log.exists() else "no log"
+    )
     assert not (pgdata / "postmaster.pid").exists()
 
 
