@@ -4,6 +4,7 @@ page with its timeline. The helper itself is tested on a page built to fail."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -57,6 +58,33 @@ def test_the_numbers_on_the_score_colours_can_be_read() -> None:
         assert contrast(ink, fill) >= 4.5, (fill, ink, round(contrast(ink, fill), 2))
 
 
+def test_the_phenotype_colours_and_the_tags_can_be_read() -> None:
+    """The phenotype's glyph and label beside each lesion's name, the "new" tag and the lesion
+    table's notes are text on white in the SVG (where axe-core cannot see their contrast) or
+    the page: each colour at 4.5:1 or more on white (static/css/netboard.css)."""
+    from django.contrib.staticfiles import finders
+
+    path = finders.find("css/netboard.css")
+    assert path
+    with open(path, encoding="utf-8") as css_file:
+        css = css_file.read()
+    names = dict(re.findall(r"--([\w-]+): (#[0-9a-f]{6})", css))
+    rules = {
+        selector.strip(): colour
+        for selector, colour in re.findall(
+            r"(\.timeline [^{]*(?:pheno-[\w-]+|new-tag text|biopsy-line|text\.phenotype)) "
+            r"\{[^}]*?fill: (var\(--[\w-]+\)|#[0-9a-f]{6})",
+            css,
+        )
+    }
+    assert {".timeline .pheno-discordant", ".timeline .new-tag text"} <= set(rules), rules
+    for selector, colour in rules.items():
+        hex_colour = names[colour[6:-1]] if colour.startswith("var(") else colour
+        assert contrast(hex_colour, "#ffffff") >= 4.5, (selector, hex_colour)
+    for name in ("muted", "info", "blocks", "caution", "accent"):  # tags, notes, the table
+        assert contrast(names[name], "#ffffff") >= 4.5, name
+
+
 def test_the_helper_fails_on_an_inaccessible_page(chromium_page: Any) -> None:
     page = chromium_page
     page.set_content(BAD_PAGE)
@@ -103,3 +131,13 @@ def test_the_main_pages_have_no_serious_violations(live_server: Any, chromium_pa
     # A focused cell (the highlighted outline) is still fine.
     timeline.locator("g.cell").first.focus()
     assert_no_serious_violations(page, f"the patient page of {patient.mrn}, a cell focused")
+    # The skip link to the lesion table, shown while focused; the lesion table itself.
+    page.locator("a.skip-link").focus()
+    assert page.locator("a.skip-link").is_visible()
+    assert_no_serious_violations(page, f"the patient page of {patient.mrn}, the skip link focused")
+    # A patient with a lane of another tracer (123I-MIBG) and a biopsy target's own line.
+    ppgl = Patient.objects.get(mrn="DEMO-0013")
+    page.goto(f"{base}/patients/{ppgl.pk}/")
+    assert page.locator("figure.timeline g.mark-net").count() == 1
+    assert page.locator("#lesion-table tbody tr").count() == 2
+    assert_no_serious_violations(page, f"the patient page of {ppgl.mrn}")

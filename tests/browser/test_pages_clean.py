@@ -73,6 +73,16 @@ def test_every_main_page_is_free_of_console_errors(live_server: Any, chromium_pa
     log_in(page, base, "demo-clinician", DEMO_PASSWORD)
 
     visit(page, console, f"{base}/", "the patient list")
+    # The list and the page show the same latest grade, for every demo patient.
+    listed = {
+        row.locator("td").first.inner_text().strip(): row.locator("span.grade").all_inner_texts()
+        for row in page.locator("table.patients tbody tr").all()
+    }
+    for demo in Patient.objects.filter(mrn__startswith="DEMO-"):
+        page.goto(f"{base}/patients/{demo.pk}/")
+        chip = page.locator(".grade-chip", has_text="NETPET").locator("strong").inner_text()
+        shown = [chip] if chip != "—" else []
+        assert [grade.split(" ")[0] for grade in listed.get(demo.mrn, [])] == shown, demo.mrn
     visit(page, console, f"{base}/patients/{patient.pk}/", "the patient page", "patient-page.png")
     for study in ImagingStudy.objects.filter(patient=patient, tracer_class__in=("SSTR", "FDG")):
         visit(

@@ -22,6 +22,7 @@ from django.test import Client, TestCase, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from apps.core import numbers
 from apps.core.models import AccessEvent
 from apps.imaging.models import ImagingStudy, Observation
 from apps.patients.models import Patient
@@ -321,8 +322,10 @@ def test_the_cells_are_the_stored_scores_and_the_page_never_scores(browser: Clie
     html, _ = view(browser, patient)
     shown = [c for c in cells(html) if c.startswith(f"{lesion.label} · SSTR PET")]
     suv = Observation.objects.get(study=sstr, lesion=lesion).suv_max
+    # (The SUVmax at clinical precision: the stored 8.000 is shown 8.0, apps/core/numbers.py.)
     assert shown == [
-        f"{lesion.label} · SSTR PET 2024-03-01 · Krenning 1 (computed), SUVmax {suv} · disagreement"
+        f"{lesion.label} · SSTR PET 2024-03-01 · Krenning 1 (computed), SUVmax {numbers.suv(suv)}"
+        " · disagreement"
     ]
     assert '<rect class="k1" x="-9" y="2" width="18" height="18"/><text y="15">1</text>' in html
     assert html.count('<rect class="k4" x="-9"') == 2  # the other two lesions

@@ -57,10 +57,18 @@ def test_the_query_count_is_that_of_a_small_record_and_everything_is_shown(
     assert small_html.count('class="mark mark-') == 2
     assert len(re.findall(r'<g class="cell"', small_html)) == 2 * 3
 
-    # 24 study marks: 12 SSTR PET and 12 FDG PET, each focusable and named.
+    # 24 study marks: 12 SSTR PET and 12 FDG PET, each focusable and named. The timeline is one
+    # tab stop (its first mark here: there is no treatment band); the rest are focusable by
+    # script or click (tabindex -1), and the lesion table has their values.
     marks = re.findall(
-        r'<g class="mark mark-(\w+)"[^>]*tabindex="0"[^>]*aria-label="([^"]+)"', large_html
+        r'<g class="mark mark-(\w+)"[^>]*tabindex="(?:0|-1)"[^>]*aria-label="([^"]+)"', large_html
     )
+    # The page has as many tab stops at 24 x 40 as at 2 x 3; the SVG has one, its first mark.
+    assert large_html.count('tabindex="0"') == small_html.count('tabindex="0"')
+    svg = large_html[large_html.index("<svg viewBox") : large_html.index("</svg>")]
+    assert svg.count('tabindex="0"') == 1
+    assert svg.index('tabindex="0"') < svg.index('tabindex="-1"')
+    assert svg.index('<g class="mark mark-sstr"') < svg.index('tabindex="0"')
     assert [kind for kind, _ in marks] == ["sstr", "fdg"] * 12
     assert marks[-1][1] == "FDG PET 2024-09-21"
     # 40 lesions, each with its label once and an SSTR and an FDG row.
@@ -70,7 +78,7 @@ def test_the_query_count_is_that_of_a_small_record_and_everything_is_shown(
     assert large_html.count('<g class="lesion-row"') == 80
     # A scored cell for every lesion at every study, each focusable and naming its values.
     cells = re.findall(
-        r'<g class="cell"[^>]*tabindex="0" role="img" aria-label="([^"]+)"', large_html
+        r'<g class="cell"[^>]*tabindex="-1" role="img" aria-label="([^"]+)"', large_html
     )
     assert len(cells) == 24 * 40
     assert sum("Krenning" in c for c in cells) == sum("FDG grade" in c for c in cells) == 480
@@ -87,7 +95,8 @@ def test_the_timeline_markup_is_well_formed_and_escapes_what_it_shows(browser: C
     svg = ET.fromstring(svg_text + "</svg>")  # noqa: S314 - our own page; raises if malformed
     assert svg.get("role") == "group"
     assert svg.get("aria-label") == "SSTR and FDG phenotype timeline"
-    focusable = [g for g in svg.iter(f"{SVG_NS}g") if g.get("tabindex") == "0"]
+    focusable = [g for g in svg.iter(f"{SVG_NS}g") if g.get("tabindex") in ("0", "-1")]
+    assert [g.get("tabindex") for g in focusable].count("0") == 1  # one tab stop
     cells = [g for g in focusable if g.get("class") == "cell"]
     assert len(cells) == 4 * 2
     for g in focusable:  # every focusable part names itself and has the same tooltip
