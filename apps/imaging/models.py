@@ -102,8 +102,9 @@ def baseline_problem(
     for other in others:
         if study_series(other.modality, other.tracer, other.post_therapy) == kind:
             return (
-                f"Study {other.pk} ({other.performed_on}) is already the baseline of this "
-                f"patient's {SERIES_NAMES[kind]} series: unset it there first."
+                f"The {other.get_tracer_display()} {other.get_modality_display()} of "
+                f"{other.performed_on.isoformat()} is already the baseline of this patient's "
+                f"{SERIES_NAMES[kind]} series: unset it there first."
             )
     return None
 

@@ -147,7 +147,10 @@ def test_a_second_baseline_in_the_same_series_is_refused_naming_the_field(
     assert answer.status_code == 400
     problem = answer.json()
     assert "is_baseline" in problem["errors"]
-    assert f"Study {studies[0].pk}" in problem["errors"]["is_baseline"][0]
+    # Named by kind and date, never by an internal id (issue 15 §4).
+    message = problem["errors"]["is_baseline"][0]
+    assert f"of {studies[0].performed_on.isoformat()} is already the baseline" in message
+    assert f"Study {studies[0].pk}" not in message
     assert not ImagingStudy.objects.get(pk=studies[2].pk).is_baseline
     # Another series of the same patient may have its own baseline.
     pet = StudyFactory(patient=patient, performed_on=date(2024, 2, 1))
