@@ -14,7 +14,7 @@ board sees are the workers'.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, localcontext
+from decimal import localcontext
 from typing import Any
 
 from apps.core.numbers import suv
@@ -23,7 +23,7 @@ from apps.scoring.phenotypes import phenotype_of
 from apps.scoring.rules import ObservationIn, StudyIn, Thresholds, pair_timepoints
 from apps.scoring.rules.netpet import PATTERNS, Livers, PairedLesion, pattern_of
 from apps.scoring.rules.pairing import is_fdg_pet, is_sstr_pet
-from apps.scoring.rules.scale import NOT_SEEN
+from apps.scoring.rules.phenotype import ratio_suv
 from apps.scoring.rules.uptake import DECIMAL_CONTEXT, Uptake, score_observation
 from apps.scoring.selectors import observation_in, study_in
 
@@ -72,8 +72,8 @@ class PairedRead:
             lesion=lesion,
             sstr_score=sstr_up.score,
             fdg_score=fdg_up.score,
-            sstr_suv=_ratio_suv(sstr_obs),
-            fdg_suv=_ratio_suv(fdg_obs),
+            sstr_suv=ratio_suv(sstr_obs),
+            fdg_suv=ratio_suv(fdg_obs),
             reader_comparison=fdg_obs.fdg_vs_sstr,
         )
         livers = None
@@ -99,11 +99,6 @@ class PairedRead:
             },
         )
         return shown
-
-
-def _ratio_suv(obs: ObservationIn) -> Decimal | None:
-    """The SUVmax the §4.1 comparison uses: 0 when not seen (§2.1), as the rules take it."""
-    return Decimal(0) if obs.state == NOT_SEEN else obs.suv_max
 
 
 def _partner_cell(obs: ObservationIn | None, uptake: Uptake | None) -> dict[str, Any] | None:

@@ -205,16 +205,6 @@ def shorten(text: str, room: float, size: float, bold: bool = False, after: str 
 TAG_WIDTH = round(text_width(NEW_TAG, TAG_SIZE, bold=True) + 8, 1)  # the "new" tag's pill
 
 
-def suv_text(value: Decimal) -> str:
-    """``numbers.suv(value)`` (clinical precision: 24.000 → "24.0", 24.125 stays), quicker
-    for the database's plain decimals: the timeline writes one per cell."""
-    text = str(value)
-    whole, dot, fraction = text.partition(".")
-    if not dot or "E" in fraction or not whole.isdigit():
-        return numbers.suv(value)
-    return f"{whole}.{fraction.rstrip('0') or '0'}"
-
-
 # --- The geometry ---------------------------------------------------------------------------
 
 
@@ -690,7 +680,7 @@ def _cells(
                 continue
             lesion = int(lesion_key)
             suv_max = patient.suv_max.get((study.id, lesion))
-            suv = f", SUVmax {suv_text(suv_max)}" if suv_max is not None else ""
+            suv = f", SUVmax {numbers.suv(suv_max)}" if suv_max is not None else ""
             named = [FLAG_SHORT.get(flag, flag) for flag in graded["flags"]]
             flags = f" · {', '.join(named)}" if named else ""
             title = f"{names.get(lesion, lesion)}{heading}{score} ({graded['source']}){suv}{flags}"
@@ -925,7 +915,7 @@ def _value(
         return ((numbers.mm(patient.long_axis.get((study.id, lesion))) or "—", ""),)
     graded = (uptake.get(str(study.id)) or {}).get(str(lesion))
     suv_max = patient.suv_max.get((study.id, lesion))
-    suv = "—" if suv_max is None else suv_text(suv_max)
+    suv = "—" if suv_max is None else numbers.suv(suv_max)
     if graded is None:
         return (("—", ""), (suv, ""))
     score = graded["score"]

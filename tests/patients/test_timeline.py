@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from django.template.loader import get_template
 
-from apps.core import numbers
 from apps.patients.timeline import (
     LABEL_WIDTH,
     NAME_END,
@@ -24,7 +23,6 @@ from apps.patients.timeline import (
     Timeline,
     TimelineRecord,
     build_timeline,
-    suv_text,
     text_width,
 )
 from apps.scoring.rules.inputs import CycleIn, LesionIn, StudyIn, TreatmentIn
@@ -417,23 +415,3 @@ def test_the_lesion_table_stays_small_for_a_large_record() -> None:
 
 def test_no_lesion_no_table() -> None:
     assert timeline([study(1, "2024-01-10", "none", "ct")], []).table is None
-
-
-@pytest.mark.parametrize(
-    "value",
-    [
-        "24.000",
-        "24.125",
-        "24.100",
-        "0.000",
-        "0.500",
-        "10.000",
-        "123.450",
-        "7",
-        "7.5",
-        "1E+1",
-        "0.0001",
-    ],
-)
-def test_the_quick_suv_text_is_numbers_suv(value: str) -> None:
-    assert suv_text(Decimal(value)) == numbers.suv(Decimal(value))

@@ -82,7 +82,7 @@ def _assess(patient: PatientIn, thresholds: Thresholds) -> JSON:
     }
 
 
-def _ratio_suv(obs: ObservationIn) -> Decimal | None:
+def ratio_suv(obs: ObservationIn) -> Decimal | None:
     """The SUVmax the §4.1 ratio uses: 0 when the lesion is not seen (§2.1)."""
     return _ZERO if obs.state == NOT_SEEN else obs.suv_max
 
@@ -171,8 +171,8 @@ class _LesionPass:
                 lesion=lesion,
                 sstr_score=s_score,
                 fdg_score=f_score,
-                sstr_suv=_ratio_suv(s_obs),
-                fdg_suv=_ratio_suv(f_obs),
+                sstr_suv=ratio_suv(s_obs),
+                fdg_suv=ratio_suv(f_obs),
                 reader_comparison=f_obs.fdg_vs_sstr,
             )
         )
