@@ -166,11 +166,27 @@ class Lesion(ClinicalRecord):
     site = models.CharField(max_length=16, choices=LesionSite.choices)
     nodal = models.BooleanField(default=False)
     is_primary = models.BooleanField(default=False)
+    # The DICOM SR tracking of this lesion (TID 1500: Tracking Unique Identifier, DCM 112040,
+    # and Tracking Identifier, DCM 112039): the same lesion measured at the next study lands on
+    # this row. Set by the SR import, read-only in the API.
+    tracking_uid = models.CharField(
+        "tracking UID", max_length=64, blank=True, editable=False,
+        help_text="DICOM SR Tracking Unique Identifier (DCM 112040) of this lesion.",
+    )  # fmt: skip
+    tracking_identifier = models.CharField(
+        max_length=64, blank=True, editable=False,
+        help_text="DICOM SR Tracking Identifier (DCM 112039): the workstation's name for it.",
+    )  # fmt: skip
 
     class Meta:
         ordering = ["patient_id", "id"]
         constraints = [
             models.UniqueConstraint(fields=["patient", "label"], name="lesion_label_unique"),
+            models.UniqueConstraint(
+                fields=["patient", "tracking_uid"],
+                condition=~Q(tracking_uid=""),
+                name="lesion_tracking_uid_unique",
+            ),
             models.UniqueConstraint(fields=["id", "patient"], name="lesion_id_patient_key"),
             models.CheckConstraint(
                 condition=Q(site__in=LesionSite.values), name="lesion_site_valid"

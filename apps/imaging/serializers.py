@@ -25,8 +25,11 @@ from apps.scoring.selectors import observation_uptake, rules_thresholds
 class LesionSerializer(ClinicalRecordSerializer):
     class Meta:
         model = Lesion
-        fields = ["id", "patient", "label", "site", "nodal", "is_primary"]
-        read_only_fields = ["id"]
+        fields = [
+            "id", "patient", "label", "site", "nodal", "is_primary",
+            "tracking_uid", "tracking_identifier",
+        ]  # fmt: skip
+        read_only_fields = ["id", "tracking_uid", "tracking_identifier"]
         # The (patient, label) uniqueness is checked in validate() so that the error names the
         # field to change (``label``), not the pair; the database constraint still holds it.
         validators: list[Any] = []
