@@ -6,59 +6,120 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('imaging', '0009_help_text_clinical_rules'),
-        ('patients', '0003_statement_level_audit'),
+        ("imaging", "0009_help_text_clinical_rules"),
+        ("patients", "0003_statement_level_audit"),
     ]
 
     operations = [
         pgtrigger.migrations.RemoveTrigger(
-            model_name='lesion',
-            name='insert_insert',
+            model_name="lesion",
+            name="insert_insert",
         ),
         pgtrigger.migrations.RemoveTrigger(
-            model_name='lesion',
-            name='update_update',
+            model_name="lesion",
+            name="update_update",
         ),
         pgtrigger.migrations.RemoveTrigger(
-            model_name='lesion',
-            name='delete_delete',
+            model_name="lesion",
+            name="delete_delete",
         ),
         migrations.AddField(
-            model_name='lesion',
-            name='tracking_identifier',
-            field=models.CharField(blank=True, editable=False, help_text="DICOM SR Tracking Identifier (DCM 112039): the workstation's name for it.", max_length=64),
+            model_name="lesion",
+            name="tracking_identifier",
+            field=models.CharField(
+                blank=True,
+                editable=False,
+                help_text="DICOM SR Tracking Identifier (DCM 112039): the workstation's name for it.",
+                max_length=64,
+            ),
         ),
         migrations.AddField(
-            model_name='lesion',
-            name='tracking_uid',
-            field=models.CharField(blank=True, editable=False, help_text='DICOM SR Tracking Unique Identifier (DCM 112040) of this lesion.', max_length=64, verbose_name='tracking UID'),
+            model_name="lesion",
+            name="tracking_uid",
+            field=models.CharField(
+                blank=True,
+                editable=False,
+                help_text="DICOM SR Tracking Unique Identifier (DCM 112040) of this lesion.",
+                max_length=64,
+                verbose_name="tracking UID",
+            ),
         ),
         migrations.AddField(
-            model_name='lesionevent',
-            name='tracking_identifier',
-            field=models.CharField(blank=True, editable=False, help_text="DICOM SR Tracking Identifier (DCM 112039): the workstation's name for it.", max_length=64),
+            model_name="lesionevent",
+            name="tracking_identifier",
+            field=models.CharField(
+                blank=True,
+                editable=False,
+                help_text="DICOM SR Tracking Identifier (DCM 112039): the workstation's name for it.",
+                max_length=64,
+            ),
         ),
         migrations.AddField(
-            model_name='lesionevent',
-            name='tracking_uid',
-            field=models.CharField(blank=True, editable=False, help_text='DICOM SR Tracking Unique Identifier (DCM 112040) of this lesion.', max_length=64, verbose_name='tracking UID'),
+            model_name="lesionevent",
+            name="tracking_uid",
+            field=models.CharField(
+                blank=True,
+                editable=False,
+                help_text="DICOM SR Tracking Unique Identifier (DCM 112040) of this lesion.",
+                max_length=64,
+                verbose_name="tracking UID",
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='lesion',
-            trigger=pgtrigger.compiler.Trigger(name='insert_insert', sql=pgtrigger.compiler.UpsertTriggerSql(func='INSERT INTO "imaging_lesionevent" ("created_at", "id", "is_primary", "label", "nodal", "patient_id", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "site", "tracking_identifier", "tracking_uid", "updated_at") SELECT new_values."created_at", new_values."id", new_values."is_primary", new_values."label", new_values."nodal", new_values."patient_id", COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_metadata\', TRUE), \'\'), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_id\', TRUE), \'\'), NULL)::UUID, NOW(), \'insert\', new_values."id", new_values."site", new_values."tracking_identifier", new_values."tracking_uid", new_values."updated_at" FROM ( SELECT new_values.* FROM new_values  ) AS new_values; RETURN NULL;', hash='9ac02c467363b07e4bb5123cda0e258997089ec0', level='STATEMENT', operation='INSERT', pgid='pgtrigger_insert_insert_918c2', referencing='REFERENCING NEW TABLE AS new_values ', table='imaging_lesion', when='AFTER')),
+            model_name="lesion",
+            trigger=pgtrigger.compiler.Trigger(
+                name="insert_insert",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func='INSERT INTO "imaging_lesionevent" ("created_at", "id", "is_primary", "label", "nodal", "patient_id", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "site", "tracking_identifier", "tracking_uid", "updated_at") SELECT new_values."created_at", new_values."id", new_values."is_primary", new_values."label", new_values."nodal", new_values."patient_id", COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_metadata\', TRUE), \'\'), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_id\', TRUE), \'\'), NULL)::UUID, NOW(), \'insert\', new_values."id", new_values."site", new_values."tracking_identifier", new_values."tracking_uid", new_values."updated_at" FROM ( SELECT new_values.* FROM new_values  ) AS new_values; RETURN NULL;',
+                    hash="9ac02c467363b07e4bb5123cda0e258997089ec0",
+                    level="STATEMENT",
+                    operation="INSERT",
+                    pgid="pgtrigger_insert_insert_918c2",
+                    referencing="REFERENCING NEW TABLE AS new_values ",
+                    table="imaging_lesion",
+                    when="AFTER",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='lesion',
-            trigger=pgtrigger.compiler.Trigger(name='update_update', sql=pgtrigger.compiler.UpsertTriggerSql(func='INSERT INTO "imaging_lesionevent" ("created_at", "id", "is_primary", "label", "nodal", "patient_id", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "site", "tracking_identifier", "tracking_uid", "updated_at") SELECT new_values."created_at", new_values."id", new_values."is_primary", new_values."label", new_values."nodal", new_values."patient_id", COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_metadata\', TRUE), \'\'), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_id\', TRUE), \'\'), NULL)::UUID, NOW(), \'update\', new_values."id", new_values."site", new_values."tracking_identifier", new_values."tracking_uid", new_values."updated_at" FROM ( SELECT new_values.* FROM old_values JOIN new_values ON (old_values."id") = (new_values."id") WHERE (old_values.* IS DISTINCT FROM new_values.*) ) AS new_values; RETURN NULL;', hash='b3e8c9d33fe42c81d84a01cea6f6822e904b7314', level='STATEMENT', operation='UPDATE', pgid='pgtrigger_update_update_664d1', referencing='REFERENCING OLD TABLE AS old_values  NEW TABLE AS new_values ', table='imaging_lesion', when='AFTER')),
+            model_name="lesion",
+            trigger=pgtrigger.compiler.Trigger(
+                name="update_update",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func='INSERT INTO "imaging_lesionevent" ("created_at", "id", "is_primary", "label", "nodal", "patient_id", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "site", "tracking_identifier", "tracking_uid", "updated_at") SELECT new_values."created_at", new_values."id", new_values."is_primary", new_values."label", new_values."nodal", new_values."patient_id", COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_metadata\', TRUE), \'\'), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_id\', TRUE), \'\'), NULL)::UUID, NOW(), \'update\', new_values."id", new_values."site", new_values."tracking_identifier", new_values."tracking_uid", new_values."updated_at" FROM ( SELECT new_values.* FROM old_values JOIN new_values ON (old_values."id") = (new_values."id") WHERE (old_values.* IS DISTINCT FROM new_values.*) ) AS new_values; RETURN NULL;',
+                    hash="b3e8c9d33fe42c81d84a01cea6f6822e904b7314",
+                    level="STATEMENT",
+                    operation="UPDATE",
+                    pgid="pgtrigger_update_update_664d1",
+                    referencing="REFERENCING OLD TABLE AS old_values  NEW TABLE AS new_values ",
+                    table="imaging_lesion",
+                    when="AFTER",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='lesion',
-            trigger=pgtrigger.compiler.Trigger(name='delete_delete', sql=pgtrigger.compiler.UpsertTriggerSql(func='INSERT INTO "imaging_lesionevent" ("created_at", "id", "is_primary", "label", "nodal", "patient_id", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "site", "tracking_identifier", "tracking_uid", "updated_at") SELECT old_values."created_at", old_values."id", old_values."is_primary", old_values."label", old_values."nodal", old_values."patient_id", COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_metadata\', TRUE), \'\'), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_id\', TRUE), \'\'), NULL)::UUID, NOW(), \'delete\', old_values."id", old_values."site", old_values."tracking_identifier", old_values."tracking_uid", old_values."updated_at" FROM ( SELECT old_values.* FROM old_values  ) AS old_values; RETURN NULL;', hash='26b1403bb1124854c3c2bc0ceebe211e23f04ca7', level='STATEMENT', operation='DELETE', pgid='pgtrigger_delete_delete_8c80c', referencing='REFERENCING OLD TABLE AS old_values ', table='imaging_lesion', when='AFTER')),
+            model_name="lesion",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_delete",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func='INSERT INTO "imaging_lesionevent" ("created_at", "id", "is_primary", "label", "nodal", "patient_id", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "site", "tracking_identifier", "tracking_uid", "updated_at") SELECT old_values."created_at", old_values."id", old_values."is_primary", old_values."label", old_values."nodal", old_values."patient_id", COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_metadata\', TRUE), \'\'), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_id\', TRUE), \'\'), NULL)::UUID, NOW(), \'delete\', old_values."id", old_values."site", old_values."tracking_identifier", old_values."tracking_uid", old_values."updated_at" FROM ( SELECT old_values.* FROM old_values  ) AS old_values; RETURN NULL;',
+                    hash="26b1403bb1124854c3c2bc0ceebe211e23f04ca7",
+                    level="STATEMENT",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_delete_8c80c",
+                    referencing="REFERENCING OLD TABLE AS old_values ",
+                    table="imaging_lesion",
+                    when="AFTER",
+                ),
+            ),
         ),
         migrations.AddConstraint(
-            model_name='lesion',
-            constraint=models.UniqueConstraint(condition=models.Q(('tracking_uid', ''), _negated=True), fields=('patient', 'tracking_uid'), name='lesion_tracking_uid_unique'),
+            model_name="lesion",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("tracking_uid", ""), _negated=True),
+                fields=("patient", "tracking_uid"),
+                name="lesion_tracking_uid_unique",
+            ),
         ),
     ]
