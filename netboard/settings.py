@@ -348,5 +348,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # highdicom and pydicom log at INFO about the datasets they read and write (their UIDs
+        # and attribute values): warnings only.
+        "highdicom": {"level": "WARNING"},
+        "pydicom": {"level": "WARNING"},
+    },
 }

@@ -17,7 +17,7 @@ from apps.core.access import record_access
 
 # Actions that change one record (run in a transaction, so the row can be locked). Not the
 # request method: DRF's OPTIONS metadata asks for the object under a pretend PUT.
-WRITE_ACTIONS = {"update", "partial_update", "destroy", "replace_observations"}
+WRITE_ACTIONS = {"update", "partial_update", "destroy", "replace_observations", "import_sr"}
 # Actions whose response is one record (or, for the complete read, one study's observations).
 ETAG_ACTIONS = {"retrieve", "create", "update", "partial_update", "replace_observations"}
 

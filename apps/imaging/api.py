@@ -3,13 +3,16 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.imaging import services
+from apps.imaging.dicom_sr import SrRefused, read_report
 from apps.imaging.models import ImagingStudy, Lesion, Observation, StudyStatus
 from apps.imaging.serializers import (
     LesionSerializer,
@@ -53,6 +56,58 @@ class ObservationFilter(django_filters.FilterSet):
     class Meta:
         model = Observation
         fields = ["study", "lesion", "state", "target"]
+
+
+# An import creates lesions and observations and changes the study's reference values.
+SR_IMPORT_PERMISSIONS = [
+    "imaging.add_lesion",
+    "imaging.add_observation",
+    "imaging.change_observation",
+    "imaging.change_imagingstudy",
+]
+
+
+class SrImportSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """The multipart body of an SR import (the schema's description of it)."""
+
+    file = serializers.ListField(
+        child=serializers.FileField(), help_text="One or more DICOM SR (TID 1500) files."
+    )
+    on_conflict = serializers.ChoiceField(
+        choices=["current", "imported"],
+        required=False,
+        help_text="Where the study already holds a different value: keep it (`current`) or take "
+        "the SR's (`imported`). Without it, a conflict is a 400 naming the row and field.",
+    )
+
+
+def review_data(result: services.SrImportResult) -> dict[str, Any]:
+    """API.md's review: per lesion its NETboard lesion (null: new), tracking, site and values,
+    and the conflicts with what the study holds."""
+    review = result.review
+    return {
+        "written": result.written,
+        "already_imported": result.already_imported,
+        "lesions": [
+            {
+                "lesion": row.lesion,
+                "tracking_uid": row.source.tracking_uid if row.source else None,
+                "tracking_identifier": row.source.tracking_identifier if row.source else None,
+                "finding_site": {
+                    "code": str(row.source.finding_site.value),
+                    "scheme": row.source.finding_site.scheme,
+                    "meaning": row.source.finding_site.meaning,
+                    "site": row.source.site,
+                }
+                if row.source and row.source.finding_site
+                else None,
+                "values": row.values,
+                "conflicts": row.conflicts,
+            }
+            for row in review.rows
+        ],
+        "reference": {"values": review.reference.values, "conflicts": review.reference.conflicts},
+    }
 
 
 class LesionViewSet(ClinicalRecordViewSet):
@@ -128,6 +183,58 @@ class StudyViewSet(ClinicalRecordViewSet):
         for observation in observations:
             observation.study = study
         return Response(ObservationSerializer(observations, many=True, context=context).data)
+
+    @extend_schema(
+        summary="Import DICOM SR (TID 1500) measurement reports into the study",
+        description=(
+            "Multipart, field `file` (one or more SR files). Lesions are matched by tracking UID "
+            "(new ones are created with their tracking and finding site); values go through the "
+            "same validation as the grid; the audit of every value written names the SR's SOP "
+            "Instance UID. `?commit=false` returns the review without writing. Importing the "
+            "same SR again changes nothing. A file that is not DICOM, not an SR, not TID 1500, "
+            "of another patient, or with a value in an unknown unit is a 400 naming the problem, "
+            "and nothing is written."
+        ),
+        request={"multipart/form-data": SrImportSerializer},
+        parameters=[OpenApiParameter("commit", bool, description="false: review only")],
+        responses={200: dict},
+    )
+    @action(detail=True, methods=["post"], url_path="dicom-sr", parser_classes=[MultiPartParser])
+    def import_sr(self, request: Request, pk: str | None = None) -> Response:
+        return self._atomic(lambda: self._import_sr(request))
+
+    def _import_sr(self, request: Request) -> Response:
+        if not request.user.has_perms(SR_IMPORT_PERMISSIONS):
+            raise PermissionDenied("Importing measurements needs a reader's permissions.")
+        study = self.get_object()  # locked, If-Match checked
+        body = SrImportSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        commit = request.query_params.get("commit", "true").lower() not in {"false", "0", "no"}
+        results = []
+        for number, upload in enumerate(body.validated_data["file"]):
+            try:
+                report = read_report(upload.read())
+            except SrRefused as refused:
+                raise serializers.ValidationError(
+                    {f"file.{number}": [f"{upload.name}: {refused.message}"]}
+                ) from refused
+            try:
+                result = services.sr_import(
+                    study=study,
+                    report=report,
+                    user=request.user,
+                    commit=commit,
+                    on_conflict=body.validated_data.get("on_conflict"),
+                )
+            except serializers.ValidationError as exc:
+                detail = exc.detail if isinstance(exc.detail, dict) else {"file": exc.detail}
+                raise serializers.ValidationError(
+                    {f"file.{number}.{name}": value for name, value in detail.items()}
+                ) from exc
+            results.append(review_data(result))
+        study.refresh_from_db()
+        self._etag_object = study
+        return Response({"study": study.pk, "reports": results})
 
 
 class ObservationViewSet(ClinicalRecordViewSet):

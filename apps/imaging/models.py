@@ -454,3 +454,26 @@ class Observation(ClinicalRecord):
         if self.study_id is not None and self.patient_id is None:
             self.patient_id = self.study.patient_id
         super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+
+class StructuredReportImport(models.Model):
+    """One DICOM SR (TID 1500) imported into a study: which document (its SOP Instance UID, its
+    series and place in it) and who imported it when. Importing the same document again changes
+    nothing; an older document of a series already imported is refused (``sr_import``)."""
+
+    study = models.ForeignKey(ImagingStudy, on_delete=models.CASCADE, related_name="sr_imports")
+    sop_instance_uid = models.CharField("SOP Instance UID", max_length=64, unique=True)
+    series_instance_uid = models.CharField("Series Instance UID", max_length=64, blank=True)
+    instance_number = models.IntegerField(null=True, blank=True)
+    content_datetime = models.DateTimeField(null=True, blank=True)
+    imported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    imported_at = models.DateTimeField(auto_now_add=True)
+    lesions = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["study_id", "imported_at", "id"]
+
+    def __str__(self) -> str:
+        return f"SR {self.sop_instance_uid} into study {self.study_id}"

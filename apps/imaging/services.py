@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
+import pghistory
 from django.db import connection, transaction
 from django.utils import timezone
+from rest_framework import serializers
 
-from apps.imaging.models import OBSERVATION_READ_FIELDS, ImagingStudy, Observation, StudyStatus
+from apps.imaging.dicom_sr import SrReport
+from apps.imaging.models import (
+    OBSERVATION_READ_FIELDS,
+    ImagingStudy,
+    Lesion,
+    LesionSite,
+    Observation,
+    StructuredReportImport,
+    StudyStatus,
+)
+from apps.imaging.sr_review import Review, ReviewRow, review_import
 from apps.patients.services import record_save
 from apps.scoring.queue import request_recompute
 
@@ -136,3 +151,186 @@ def _update_rows(observations: list[Observation]) -> None:
 
 def _default(field: str) -> Any:
     return Observation._meta.get_field(field).get_default()
+
+
+@dataclass(frozen=True)
+class SrImportResult:
+    review: Review
+    written: bool  # False: a review only (``commit`` false), or nothing to change
+    already_imported: bool = False
+
+
+def _refusal(message: str, field_name: str = "file") -> serializers.ValidationError:
+    return serializers.ValidationError({field_name: [message]})
+
+
+def _check_identity(report: SrReport, study: ImagingStudy) -> None:
+    """The SR is of the study's patient and, where both say, of the study itself."""
+    mrn = study.patient.mrn
+    if report.patient_id != mrn:
+        raise _refusal(
+            f"This SR is of patient ID {report.patient_id or '(none)'}; this study's patient has "
+            f"MRN {mrn}. Nothing was imported."
+        )
+    uid = report.study_instance_uid
+    if uid and study.study_instance_uid and uid != study.study_instance_uid:
+        raise _refusal(
+            f"This SR is of Study Instance UID {uid}; this study is {study.study_instance_uid}."
+        )
+    if uid and not study.study_instance_uid:
+        other = ImagingStudy.objects.filter(study_instance_uid=uid).exclude(pk=study.pk).first()
+        if other is not None:
+            raise _refusal(
+                f"This SR is of the {other.get_tracer_display()} {other.get_modality_display()} "
+                f"of {other.performed_on.isoformat()} (Study Instance UID {uid}), not this study."
+            )
+
+
+def _newer_import(report: SrReport, study: ImagingStudy) -> StructuredReportImport | None:
+    """An SR of the same series already imported that is newer than this one, if any."""
+    if not report.series_instance_uid:
+        return None
+    for earlier in study.sr_imports.filter(series_instance_uid=report.series_instance_uid):
+        if (
+            report.instance_number is not None
+            and earlier.instance_number is not None
+            and earlier.instance_number > report.instance_number
+        ):
+            return earlier
+        when = _aware(report.content_datetime)
+        if (
+            report.instance_number == earlier.instance_number
+            and when is not None
+            and earlier.content_datetime is not None
+            and earlier.content_datetime > when
+        ):
+            return earlier
+    return None
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    # DICOM dates and times carry no zone: stored as if UTC, compared only within one series.
+    return moment.replace(tzinfo=UTC) if moment is not None else None
+
+
+def _chosen(
+    row: ReviewRow, index: int, choices: Mapping[str, str], on_conflict: str | None
+) -> dict[str, Any]:
+    """The values to write for one row: the imported ones, except where the reader kept what
+    the study holds. An unsettled conflict is refused, naming the row and field."""
+    values = dict(row.changes)
+    for name in row.conflicts:
+        choice = choices.get(f"{index}.{name}", on_conflict)
+        if choice == "current":
+            values.pop(name, None)
+        elif choice != "imported":
+            raise _refusal(
+                f"The study holds {row.conflicts[name]['current']} and the SR "
+                f"{row.conflicts[name]['imported']}: choose one (current or imported).",
+                f"{index}.{name}",
+            )
+    return values
+
+
+def _new_lesion(
+    row: ReviewRow, index: int, study: ImagingStudy, choices: Mapping[str, str]
+) -> Lesion:
+    source = row.source
+    assert source is not None  # noqa: S101 - a lesion row always has its group
+    site = choices.get(f"{index}.site") or source.site
+    if site not in LesionSite.values:
+        shown = str(source.finding_site) if source.finding_site else "none"
+        raise _refusal(
+            f"The SR's finding site ({shown}) is not one NETboard maps: choose the lesion's site.",
+            f"{index}.site",
+        )
+    label = choices.get(f"{index}.label") or source.tracking_identifier or f"SR lesion {index + 1}"
+    taken = set(Lesion.objects.filter(patient_id=study.patient_id).values_list("label", flat=True))
+    base, n = label[:90], 2
+    while label in taken:
+        label, n = f"{base} ({n})", n + 1
+    lesion = Lesion(patient_id=study.patient_id, label=label, site=site)
+    lesion.tracking_uid = source.tracking_uid or ""
+    lesion.tracking_identifier = (source.tracking_identifier or "")[:64]
+    record_save(record=lesion)
+    return lesion
+
+
+def sr_import(
+    *,
+    study: ImagingStudy,
+    report: SrReport,
+    user: Any,
+    commit: bool = True,
+    choices: Mapping[str, str] | None = None,
+    on_conflict: str | None = None,
+) -> SrImportResult:
+    """Import one TID 1500 report into ``study``: review it and, with ``commit``, write what it
+    changes in one transaction. New lesions are created with their tracking; observations go
+    through the API's observation serializer (the grid's validation and ``record_save``); the
+    study's reference uptake is set; every audit event of the write carries the SR's SOP
+    Instance UID (``dicom_sr`` in the audit context). Raises ``ValidationError`` naming the
+    problem, with nothing written."""
+    from apps.imaging.serializers import ObservationSerializer  # the serializers import us
+
+    choices = choices or {}
+    _check_identity(report, study)
+    review = review_import(report=report, study=study)
+    if study.sr_imports.filter(sop_instance_uid=report.sop_instance_uid).exists():
+        return SrImportResult(review=review, written=False, already_imported=True)
+    newer = _newer_import(report, study)
+    if newer is not None:
+        raise _refusal(
+            f"A newer SR of this series is already imported (instance {newer.instance_number}, "
+            f"SOP Instance UID {newer.sop_instance_uid}): this older one changes nothing."
+        )
+    if not commit:
+        return SrImportResult(review=review, written=False)
+    if study.status == StudyStatus.FINAL:
+        raise _refusal(FINAL_READ, "study")
+    with transaction.atomic(), pghistory.context(dicom_sr=report.sop_instance_uid):
+        for index, row in enumerate(review.rows):
+            values = _chosen(row, index, choices, on_conflict)
+            lesion_id = row.lesion
+            if lesion_id is None:
+                lesion_id = _new_lesion(row, index, study, choices).pk
+            elif row.source is not None and row.source.tracking_identifier:
+                Lesion.objects.filter(pk=lesion_id, tracking_identifier="").update(
+                    tracking_identifier=row.source.tracking_identifier[:64]
+                )
+            if not values:
+                continue
+            existing = Observation.objects.filter(study=study, lesion_id=lesion_id).first()
+            serializer = ObservationSerializer(
+                instance=existing,
+                data={**_as_data(values), "study": study.pk, "lesion": lesion_id},
+                partial=existing is not None,
+                context={"user": user},
+            )
+            if not serializer.is_valid():
+                raise serializers.ValidationError(
+                    {f"{index}.{name}": messages for name, messages in serializer.errors.items()}
+                )
+            serializer.save()
+        reference = _chosen(review.reference, len(review.rows), choices, on_conflict)
+        if reference:
+            record_save(record=study, values=reference)
+        if study.study_instance_uid == "" and report.study_instance_uid:
+            record_save(record=study, values={"study_instance_uid": report.study_instance_uid})
+        StructuredReportImport.objects.create(
+            study=study,
+            sop_instance_uid=report.sop_instance_uid,
+            series_instance_uid=report.series_instance_uid,
+            instance_number=report.instance_number,
+            content_datetime=_aware(report.content_datetime),
+            imported_by=user if getattr(user, "pk", None) else None,
+            lesions=len(review.rows),
+        )
+    return SrImportResult(review=review, written=True)
+
+
+def _as_data(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Values as a serializer's input (numbers as strings, as the API receives them)."""
+    return {
+        name: str(value) if isinstance(value, Decimal) else value for name, value in values.items()
+    }

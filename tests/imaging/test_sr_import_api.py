@@ -1,0 +1,145 @@
+"""POST /api/v1/studies/{id}/dicom-sr/: an SR import through the API, written in one transaction
+or refused with nothing written (issue 16)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from apps.imaging.models import Lesion, Observation, StructuredReportImport
+from tests.factories import LesionFactory, ObservationFactory, PatientFactory, StudyFactory
+from tests.imaging.sr_factory import SITES, SrLesionSpec, build_sr
+
+pytestmark = pytest.mark.django_db
+
+
+def _study():  # type: ignore[no-untyped-def]
+    return StudyFactory(
+        patient=PatientFactory(mrn="MRN-1"),
+        tracer="ga68_dotatate",
+        modality="pet_ct",
+        liver_suv=None,
+        blood_pool_suv=None,
+        spleen_suv=None,
+    )
+
+
+def _post(client, study, *files: bytes, query: str = "", **fields):  # type: ignore[no-untyped-def]
+    uploads = [SimpleUploadedFile(f"sr{n}.dcm", data) for n, data in enumerate(files)]
+    return client.post(
+        f"/api/v1/studies/{study.pk}/dicom-sr/{query}",
+        {"file": uploads, **fields},
+        format="multipart",
+    )
+
+
+def test_an_import_creates_tracked_lesions_observations_and_reference(token_client) -> None:  # type: ignore[no-untyped-def]
+    study = _study()
+    data = build_sr(
+        [
+            SrLesionSpec(tracking_uid="1.2.840.1", identifier="Liver 4", suv_max=24, krenning=4),
+            SrLesionSpec(tracking_uid="1.2.840.2", identifier="Sacrum", site=SITES["bone"]),
+        ],
+        reference={SITES["liver"]: 6.2},
+        study_uid="1.2.840.99",
+    )
+    response = _post(token_client("admin"), study, data)
+    assert response.status_code == 200, response.content
+    (report,) = response.json()["reports"]
+    assert report["written"] is True
+    assert [row["lesion"] for row in report["lesions"]] == [None, None]  # both were new
+    liver = Lesion.objects.get(patient=study.patient, tracking_uid="1.2.840.1")
+    assert (liver.label, liver.site, liver.tracking_identifier) == ("Liver 4", "liver", "Liver 4")
+    obs = Observation.objects.get(study=study, lesion=liver)
+    assert obs.suv_max == Decimal("24") and obs.krenning_visual == 4
+    study.refresh_from_db()
+    assert study.liver_suv == Decimal("6.2")
+    assert study.study_instance_uid == "1.2.840.99"
+    sr = StructuredReportImport.objects.get(study=study)
+    event = obs.events.order_by("pgh_id").last()  # type: ignore[attr-defined]
+    assert event.pgh_context["dicom_sr"] == sr.sop_instance_uid
+
+
+def test_the_same_sr_again_changes_nothing(token_client) -> None:  # type: ignore[no-untyped-def]
+    study = _study()
+    data = build_sr([SrLesionSpec(tracking_uid="1.2.840.1", suv_max=10)])
+    client = token_client("admin")
+    assert _post(client, study, data).status_code == 200
+    Observation.objects.filter(study=study).update(suv_max=Decimal("11"))  # typed since
+    again = _post(client, study, data)
+    assert again.status_code == 200
+    assert again.json()["reports"][0]["already_imported"] is True
+    assert Observation.objects.get(study=study).suv_max == Decimal("11")
+
+
+def test_the_next_study_lands_on_the_same_lesion(token_client) -> None:  # type: ignore[no-untyped-def]
+    first, client = _study(), token_client("admin")
+    second = StudyFactory(
+        patient=first.patient, tracer="ga68_dotatate", modality="pet_ct", performed_on="2024-09-01"
+    )
+    assert _post(client, first, build_sr([SrLesionSpec(tracking_uid="1.2.9")])).status_code == 200
+    response = _post(client, second, build_sr([SrLesionSpec(tracking_uid="1.2.9", suv_max=5)]))
+    lesion = Lesion.objects.get(patient=first.patient)
+    assert response.json()["reports"][0]["lesions"][0]["lesion"] == lesion.pk
+    assert Observation.objects.filter(lesion=lesion).count() == 2
+
+
+def test_a_conflict_is_refused_until_chosen(token_client) -> None:  # type: ignore[no-untyped-def]
+    study, client = _study(), token_client("admin")
+    lesion = LesionFactory(patient=study.patient, tracking_uid="1.2.840.1")
+    ObservationFactory(study=study, lesion=lesion, suv_max=Decimal("30"))
+    data = build_sr([SrLesionSpec(tracking_uid="1.2.840.1", suv_max=24, long_axis=None)])
+    refused = _post(client, study, data)
+    assert refused.status_code == 400
+    assert "file.0.0.suv_max" in refused.json()["errors"]
+    assert Observation.objects.get(study=study).suv_max == Decimal("30")
+    kept = _post(client, study, data, on_conflict="current")
+    assert kept.status_code == 200
+    assert Observation.objects.get(study=study).suv_max == Decimal("30")
+
+
+def test_review_only_writes_nothing(token_client) -> None:  # type: ignore[no-untyped-def]
+    study = _study()
+    response = _post(
+        token_client("admin"), study, build_sr([SrLesionSpec()]), query="?commit=false"
+    )
+    assert response.status_code == 200
+    assert response.json()["reports"][0]["written"] is False
+    assert response.json()["reports"][0]["lesions"][0]["values"]["suv_max"] == 12.5
+    assert not Lesion.objects.filter(patient=study.patient).exists()
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        (b"not dicom at all", "not DICOM"),
+        (build_sr([SrLesionSpec()], patient_id="MRN-OTHER"), "MRN-OTHER"),
+    ],
+)
+def test_bad_files_are_refused_naming_the_problem(token_client, data, words) -> None:  # type: ignore[no-untyped-def]
+    study = _study()
+    good = build_sr([SrLesionSpec(tracking_uid="1.2.3.4")])
+    response = _post(token_client("admin"), study, good, data)
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("application/problem+json")
+    errors = response.json()["errors"]
+    assert [key.split(".")[:2] for key in errors] == [["file", "1"]]  # the second file
+    assert words in str(errors)
+    assert not Lesion.objects.filter(patient=study.patient).exists()  # the good file neither
+    assert not StructuredReportImport.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("role", "allowed"),
+    [("reader", True), ("admin", True), ("clinician", False), ("coordinator", False),
+     ("auditor", False)],
+)  # fmt: skip
+def test_only_readers_and_admins_import(token_client, role, allowed) -> None:  # type: ignore[no-untyped-def]
+    study = _study()
+    response = _post(token_client(role), study, build_sr([SrLesionSpec()]))
+    assert (response.status_code == 200) is allowed, response.content
+    if not allowed:
+        assert response.status_code == 403
+        assert not Lesion.objects.exists()
