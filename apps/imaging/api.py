@@ -210,14 +210,18 @@ class StudyViewSet(ClinicalRecordViewSet):
         body = SrImportSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         commit = request.query_params.get("commit", "true").lower() not in {"false", "0", "no"}
-        results = []
+        reports = []
         for number, upload in enumerate(body.validated_data["file"]):
             try:
-                report = read_report(upload.read())
+                reports.append((number, read_report(upload.read())))
             except SrRefused as refused:
                 raise serializers.ValidationError(
                     {f"file.{number}": [f"{upload.name}: {refused.message}"]}
                 ) from refused
+        # Older documents of a series first, so that files sent in any order import alike.
+        reports.sort(key=lambda item: (item[1].instance_number or 0, str(item[1].content_datetime)))
+        results = []
+        for number, report in reports:
             try:
                 result = services.sr_import(
                     study=study,
@@ -231,7 +235,7 @@ class StudyViewSet(ClinicalRecordViewSet):
                 raise serializers.ValidationError(
                     {f"file.{number}.{name}": value for name, value in detail.items()}
                 ) from exc
-            results.append(review_data(result))
+            results.append({"file": number, **review_data(result)})
         study.refresh_from_db()
         self._etag_object = study
         return Response({"study": study.pk, "reports": results})

@@ -162,7 +162,7 @@ def _number(value: Any, unit: SrCode, units: dict[str, Decimal], what: str) -> D
         number = Decimal(str(value)) * factor
     except InvalidOperation as exc:
         raise SrRefused(f"{what} is not a number: {value!r}.") from exc
-    return number.normalize() if number == number.to_integral() else number
+    return number.quantize(Decimal(1)) if number == number.to_integral() else number.normalize()
 
 
 def _group_values(group: Any, label: str) -> tuple[dict[str, Any], dict[str, Decimal]]:

@@ -233,7 +233,7 @@ def _chosen(
 
 
 def _new_lesion(
-    row: ReviewRow, index: int, study: ImagingStudy, choices: Mapping[str, str]
+    row: ReviewRow, index: int, study: ImagingStudy, choices: Mapping[str, str], taken: set[str]
 ) -> Lesion:
     source = row.source
     assert source is not None  # noqa: S101 - a lesion row always has its group
@@ -245,10 +245,10 @@ def _new_lesion(
             f"{index}.site",
         )
     label = choices.get(f"{index}.label") or source.tracking_identifier or f"SR lesion {index + 1}"
-    taken = set(Lesion.objects.filter(patient_id=study.patient_id).values_list("label", flat=True))
     base, n = label[:90], 2
     while label in taken:
         label, n = f"{base} ({n})", n + 1
+    taken.add(label)
     lesion = Lesion(patient_id=study.patient_id, label=label, site=site)
     lesion.tracking_uid = source.tracking_uid or ""
     lesion.tracking_identifier = (source.tracking_identifier or "")[:64]
@@ -289,11 +289,15 @@ def sr_import(
     if study.status == StudyStatus.FINAL:
         raise _refusal(FINAL_READ, "study")
     with transaction.atomic(), pghistory.context(dicom_sr=report.sop_instance_uid):
+        # The patient's labels, once: a new lesion takes its Tracking Identifier, numbered if taken.
+        taken = set(
+            Lesion.objects.filter(patient_id=study.patient_id).values_list("label", flat=True)
+        )
         for index, row in enumerate(review.rows):
             values = _chosen(row, index, choices, on_conflict)
             lesion_id = row.lesion
             if lesion_id is None:
-                lesion_id = _new_lesion(row, index, study, choices).pk
+                lesion_id = _new_lesion(row, index, study, choices, taken).pk
             elif row.source is not None and row.source.tracking_identifier:
                 Lesion.objects.filter(pk=lesion_id, tracking_identifier="").update(
                     tracking_identifier=row.source.tracking_identifier[:64]

@@ -3,7 +3,9 @@
 
 Each lesion of the report is matched to the patient's lesion with its tracking UID; an unknown
 UID is a new lesion (``lesion`` None). Its values are set beside what the study already holds
-for that lesion; a different value already there is a conflict for the reader to settle.
+for that lesion; a different value already there is a conflict for the reader to settle, unless
+an earlier SR of the same series wrote it and nobody changed it since: a newer SR of a series
+updates what changed.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+
+from django.apps import apps
 
 from apps.imaging.dicom_sr import SrLesion, SrReport
 from apps.imaging.models import ImagingStudy, Lesion, Observation
@@ -63,6 +67,36 @@ def _compare(values: dict[str, Any], current: dict[str, Any]) -> dict[str, dict[
     }
 
 
+def _written_by_series(report: SrReport, study: ImagingStudy) -> tuple[set[int], bool]:
+    """The lesions whose observation on the study was last written by an earlier SR of this
+    series (its audit event names the SR), and whether the study row itself was."""
+    if not report.series_instance_uid:
+        return set(), False
+    sops = set(
+        study.sr_imports.filter(series_instance_uid=report.series_instance_uid).values_list(
+            "sop_instance_uid", flat=True
+        )
+    )
+    if not sops:
+        return set(), False
+
+    def by_series(event: Any) -> bool:
+        return isinstance(event.pgh_context, dict) and event.pgh_context.get("dicom_sr") in sops
+
+    observation_events = apps.get_model("imaging", "ObservationEvent").objects.filter(
+        pgh_obj__study=study
+    )
+    latest = observation_events.order_by("pgh_obj_id", "-pgh_id").distinct("pgh_obj_id")
+    lesions = {event.lesion_id for event in latest if by_series(event)}
+    study_event = (
+        apps.get_model("imaging", "ImagingStudyEvent")
+        .objects.filter(pgh_obj=study)
+        .order_by("-pgh_id")
+        .first()
+    )
+    return lesions, study_event is not None and by_series(study_event)
+
+
 def review_import(*, report: SrReport, study: ImagingStudy) -> Review:
     """The review of importing ``report`` into ``study`` (whose patient the caller has checked
     against the report's Patient ID)."""
@@ -72,6 +106,7 @@ def review_import(*, report: SrReport, study: ImagingStudy) -> Review:
         for lesion in Lesion.objects.filter(patient_id=study.patient_id, tracking_uid__in=uids)
     }
     observations = {obs.lesion_id: obs for obs in Observation.objects.filter(study=study)}
+    by_series, study_by_series = _written_by_series(report, study)
     rows = []
     for source in report.lesions:
         lesion_id = by_uid.get(source.tracking_uid) if source.tracking_uid else None
@@ -83,7 +118,7 @@ def review_import(*, report: SrReport, study: ImagingStudy) -> Review:
                 source=source,
                 values=dict(source.values),
                 current=current,
-                conflicts=_compare(source.values, current),
+                conflicts={} if lesion_id in by_series else _compare(source.values, current),
             )
         )
     current_reference = {name: getattr(study, name) for name in report.reference}
@@ -92,6 +127,6 @@ def review_import(*, report: SrReport, study: ImagingStudy) -> Review:
         source=None,
         values=dict(report.reference),
         current=current_reference,
-        conflicts=_compare(report.reference, current_reference),
+        conflicts={} if study_by_series else _compare(report.reference, current_reference),
     )
     return Review(rows=rows, reference=reference)

@@ -86,6 +86,39 @@ def test_the_next_study_lands_on_the_same_lesion(token_client) -> None:  # type:
     assert Observation.objects.filter(lesion=lesion).count() == 2
 
 
+def test_a_series_sent_newest_first_imports_oldest_first(token_client) -> None:  # type: ignore[no-untyped-def]
+    study = _study()
+    older = build_sr(
+        [SrLesionSpec(tracking_uid="1.2.5", suv_max=10)],
+        series_uid="1.2.77",
+        instance_number=1,
+        study_uid="1.2.840.5",
+    )
+    newer = build_sr(
+        [SrLesionSpec(tracking_uid="1.2.5", suv_max=10, long_axis=40)],
+        series_uid="1.2.77",
+        instance_number=2,
+        study_uid="1.2.840.5",
+    )
+    response = _post(token_client("admin"), study, newer, older)
+    assert response.status_code == 200, response.content
+    assert [report["file"] for report in response.json()["reports"]] == [1, 0]
+    assert Observation.objects.get(study=study).long_axis_mm == Decimal("40")
+    assert _post(token_client("admin", name="his-2"), study, older).json()["reports"][0][
+        "already_imported"
+    ]
+    stale = build_sr(  # another document, older than instance 2 of the series
+        [SrLesionSpec(tracking_uid="1.2.5", suv_max=99)],
+        series_uid="1.2.77",
+        instance_number=1,
+        study_uid="1.2.840.5",
+    )
+    again = _post(token_client("admin", name="his-3"), study, stale)
+    assert again.status_code == 400
+    assert Observation.objects.get(study=study).suv_max == Decimal("10")
+    assert "newer SR of this series" in str(again.json()["errors"])
+
+
 def test_a_conflict_is_refused_until_chosen(token_client) -> None:  # type: ignore[no-untyped-def]
     study, client = _study(), token_client("admin")
     lesion = LesionFactory(patient=study.patient, tracking_uid="1.2.840.1")
@@ -143,3 +176,26 @@ def test_only_readers_and_admins_import(token_client, role, allowed) -> None:  #
     if not allowed:
         assert response.status_code == 403
         assert not Lesion.objects.exists()
+
+
+def test_a_value_changed_by_hand_after_an_import_is_a_conflict_for_the_next_sr(
+    token_client,
+) -> None:  # type: ignore[no-untyped-def]
+    study, client = _study(), token_client("admin")
+
+    def sr(instance: int, suv: float) -> bytes:
+        return build_sr(
+            [SrLesionSpec(tracking_uid="1.2.6", suv_max=suv)],
+            series_uid="1.2.78",
+            instance_number=instance,
+            study_uid="1.2.840.6",
+        )
+
+    assert _post(client, study, sr(1, 10)).status_code == 200
+    obs = Observation.objects.get(study=study)
+    edited = client.patch(f"/api/v1/observations/{obs.pk}/", {"suv_max": "11"}, format="json")
+    assert edited.status_code == 200
+    refused = _post(client, study, sr(2, 12))
+    assert refused.status_code == 400
+    assert "file.0.0.suv_max" in refused.json()["errors"]
+    assert Observation.objects.get(study=study).suv_max == Decimal("11")
