@@ -271,7 +271,8 @@ def sr_import(
     study's reference uptake is set; every audit event of the write carries the SR's SOP
     Instance UID (``dicom_sr`` in the audit context). Raises ``ValidationError`` naming the
     problem, with nothing written."""
-    from apps.imaging.serializers import ObservationSerializer  # the serializers import us
+    # The serializers import this module.
+    from apps.imaging.serializers import ObservationSerializer, StudySerializer
 
     choices = choices or {}
     _check_identity(report, study)
@@ -318,7 +319,15 @@ def sr_import(
             serializer.save()
         reference = _chosen(review.reference, len(review.rows), choices, on_conflict)
         if reference:
-            record_save(record=study, values=reference)
+            # Through the study's serializer: a negative or oversized SUV is a 400, not a 500.
+            checked = StudySerializer(
+                instance=study, data=_as_data(reference), partial=True, context={"user": user}
+            )
+            if not checked.is_valid():
+                raise serializers.ValidationError(
+                    {f"reference.{name}": messages for name, messages in checked.errors.items()}
+                )
+            record_save(record=study, values=checked.validated_data)
         if study.study_instance_uid == "" and report.study_instance_uid:
             record_save(record=study, values={"study_instance_uid": report.study_instance_uid})
         StructuredReportImport.objects.create(

@@ -144,6 +144,15 @@ def test_review_only_writes_nothing(token_client) -> None:  # type: ignore[no-un
     assert not Lesion.objects.filter(patient=study.patient).exists()
 
 
+def test_a_negative_reference_suv_is_a_400_with_nothing_written(token_client) -> None:  # type: ignore[no-untyped-def]
+    study = _study()
+    data = build_sr([SrLesionSpec()], reference={SITES["liver"]: -2.0})
+    response = _post(token_client("admin"), study, data)
+    assert response.status_code == 400, response.content
+    assert "file.0.reference.liver_suv" in response.json()["errors"]
+    assert not Lesion.objects.filter(patient=study.patient).exists()
+
+
 @pytest.mark.parametrize(
     ("data", "words"),
     [
