@@ -294,6 +294,7 @@ def sr_import(
         taken = set(
             Lesion.objects.filter(patient_id=study.patient_id).values_list("label", flat=True)
         )
+        observations = {obs.lesion_id: obs for obs in Observation.objects.filter(study=study)}
         for index, row in enumerate(review.rows):
             values = _chosen(row, index, choices, on_conflict)
             lesion_id = row.lesion
@@ -305,7 +306,7 @@ def sr_import(
                 )
             if not values:
                 continue
-            existing = Observation.objects.filter(study=study, lesion_id=lesion_id).first()
+            existing = observations.get(lesion_id)
             serializer = ObservationSerializer(
                 instance=existing,
                 data={**_as_data(values), "study": study.pk, "lesion": lesion_id},
