@@ -10,7 +10,7 @@ from rest_framework.routers import DefaultRouter
 from apps.core.api import AccessEventViewSet
 from apps.core.audit_api import AuditViewSet
 from apps.decisions.api import DecisionViewSet, MeetingViewSet
-from apps.imaging.api import LesionViewSet, ObservationViewSet, StudyViewSet
+from apps.imaging.api import DicomSrViewSet, LesionViewSet, ObservationViewSet, StudyViewSet
 from apps.patients.api import (
     BiomarkerViewSet,
     PathologyViewSet,
@@ -26,6 +26,7 @@ router.register("treatments", TreatmentViewSet, basename="treatment")
 router.register("lesions", LesionViewSet, basename="lesion")
 router.register("studies", StudyViewSet, basename="study")
 router.register("observations", ObservationViewSet, basename="observation")
+router.register("dicom-sr", DicomSrViewSet, basename="dicom-sr")
 router.register("meetings", MeetingViewSet, basename="meeting")
 router.register("decisions", DecisionViewSet, basename="decision")
 router.register("access-events", AccessEventViewSet, basename="access-event")

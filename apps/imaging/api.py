@@ -3,17 +3,29 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers
+from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.parsers import MultiPartParser
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.core import idempotency
+from apps.core.access import record_access
+from apps.core.permissions import require_perms
 from apps.imaging import services
-from apps.imaging.dicom_sr import SrRefused, read_report
-from apps.imaging.models import ImagingStudy, Lesion, Observation, StudyStatus
+from apps.imaging.dicom_sr_export import file_response
+from apps.imaging.models import (
+    ImagingStudy,
+    Lesion,
+    Modality,
+    Observation,
+    StudyStatus,
+    Tracer,
+)
 from apps.imaging.serializers import (
     LesionSerializer,
     ObservationReadItemSerializer,
@@ -56,15 +68,6 @@ class ObservationFilter(django_filters.FilterSet):
     class Meta:
         model = Observation
         fields = ["study", "lesion", "state", "target"]
-
-
-# An import creates lesions and observations and changes the study's reference values.
-SR_IMPORT_PERMISSIONS = [
-    "imaging.add_lesion",
-    "imaging.add_observation",
-    "imaging.change_observation",
-    "imaging.change_imagingstudy",
-]
 
 
 class SrImportSerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -110,16 +113,119 @@ def review_data(result: services.SrImportResult) -> dict[str, Any]:
     }
 
 
+class SrAnyStudySerializer(SrImportSerializer):
+    """The multipart body of ``POST dicom-sr/``: the files of one study, and what to use where
+    the SR does not say which study it is."""
+
+    study = serializers.IntegerField(
+        required=False,
+        help_text="An existing study of the patient to import into when no study has the SR's "
+        "Study Instance UID (the SR then gives it its UID).",
+    )
+    performed_on = serializers.DateField(
+        required=False, help_text="A new study's date, when the SR has no Study Date."
+    )
+    modality = serializers.ChoiceField(
+        choices=Modality.choices,
+        required=False,
+        help_text="A new study's modality, when the SR's image library does not say.",
+    )
+    tracer = serializers.ChoiceField(
+        choices=Tracer.choices,
+        required=False,
+        help_text="A new study's tracer, when the SR's image library does not say "
+        "(Radiopharmaceutical agent, TID 1607).",
+    )
+
+
+class DicomSrViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
+    """``POST /api/v1/dicom-sr/``: import SR files, finding or creating their study."""
+
+    queryset = ImagingStudy.objects.none()
+    serializer_class = SrAnyStudySerializer
+    parser_classes = [MultiPartParser]
+    permission_classes = [
+        require_perms(*services.SR_IMPORT_PERMISSIONS, "imaging.add_imagingstudy")
+    ]
+
+    @extend_schema(
+        summary="Import DICOM SR (TID 1500) files, finding or creating their study",
+        description=(
+            "The patient is found by MRN (the SR's Patient ID; an unknown one is a 400). The "
+            "study is the patient's study with the SR's Study Instance UID, else `study` when "
+            "sent, else a new study with the SR's date, modality and tracer (from its image "
+            "library), or `performed_on`, `modality`, `tracer` where the SR does not say. "
+            "All files must be of one study. Otherwise as `POST studies/{id}/dicom-sr/`: "
+            "`?commit=false` reviews without writing (and creates no study), the same SR "
+            "again changes nothing, a refusal is a 400 naming the problem with nothing written."
+        ),
+        request={"multipart/form-data": SrAnyStudySerializer},
+        parameters=[OpenApiParameter("commit", bool, description="false: review only")],
+        responses={200: dict, 201: dict},
+    )
+    def create(self, request: Request) -> Response:
+        return idempotency.run_once(request, lambda: self._create(request))
+
+    def _create(self, request: Request) -> Response:
+        body = SrAnyStudySerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        commit = request.query_params.get("commit", "true").lower() not in {"false", "0", "no"}
+        files = [(upload.name, upload.read()) for upload in data["file"]]
+        imported = services.sr_import_any_study(
+            reports=services.sr_read_files(files),
+            user=request.user,
+            commit=commit,
+            study_id=data.get("study"),
+            new_study={k: data[k] for k in ("performed_on", "modality", "tracer") if k in data},
+            on_conflict=data.get("on_conflict"),
+        )
+        if imported.study is not None:
+            record_access(request, [imported.study.patient_id], "api_write:dicom_sr")
+        reports = [{"file": number, **review_data(result)} for number, result in imported.results]
+        return Response(
+            {
+                "study": imported.study.pk if imported.study is not None else None,
+                "study_created": imported.created,
+                "reports": reports,
+            },
+            status=201 if imported.created and commit else 200,
+        )
+
+
 class LesionViewSet(ClinicalRecordViewSet):
     queryset = Lesion.objects.all()
     serializer_class = LesionSerializer
     filterset_class = LesionFilter
 
 
+class DicomRenderer(BaseRenderer):
+    """``Accept: application/dicom`` on the SR export. A refusal is still problem+json (the
+    problem handler sets its content type), so anything but the file's bytes renders as JSON."""
+
+    media_type = "application/dicom"
+    format = "dcm"
+
+    def render(
+        self,
+        data: Any,
+        accepted_media_type: str | None = None,
+        renderer_context: dict[str, Any] | None = None,
+    ) -> bytes:
+        if isinstance(data, bytes):
+            return data
+        return JSONRenderer().render(data, "application/json", renderer_context)
+
+
 class StudyViewSet(ClinicalRecordViewSet):
     queryset = ImagingStudy.objects.prefetch_related("observations")
     serializer_class = StudySerializer
     filterset_class = StudyFilter
+
+    def get_renderers(self) -> list[BaseRenderer]:
+        if self.action == "export_sr":
+            return [JSONRenderer(), DicomRenderer()]
+        return super().get_renderers()
 
     @extend_schema(
         summary="Replace the study's observations with a complete read",
@@ -203,42 +309,40 @@ class StudyViewSet(ClinicalRecordViewSet):
     def import_sr(self, request: Request, pk: str | None = None) -> Response:
         return self._atomic(lambda: self._import_sr(request))
 
+    @extend_schema(
+        summary="The study's read as a DICOM SR (TID 1500, Comprehensive 3D SR)",
+        description=(
+            "One image-level measurement group per lesion (tracking UID and identifier, finding "
+            "site, SUVmax, SUVpeak, diameters, volume, visual score), the study's reference "
+            "uptake as reference regions, and the patient's phenotype grades (NETPET, Karfis, "
+            "Zidan) in NETboard's coding scheme `99NETBOARD`. Importing it into another NETboard "
+            "gives the same read."
+        ),
+        responses={(200, "application/dicom"): bytes},
+    )
+    @import_sr.mapping.get
+    def export_sr(self, request: Request, pk: str | None = None) -> HttpResponse:
+        return file_response(self.get_object())
+
     def _import_sr(self, request: Request) -> Response:
-        if not request.user.has_perms(SR_IMPORT_PERMISSIONS):
+        if not request.user.has_perms(services.SR_IMPORT_PERMISSIONS):
             raise PermissionDenied("Importing measurements needs a reader's permissions.")
         study = self.get_object()  # locked, If-Match checked
         body = SrImportSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         commit = request.query_params.get("commit", "true").lower() not in {"false", "0", "no"}
-        reports = []
-        for number, upload in enumerate(body.validated_data["file"]):
-            try:
-                reports.append((number, read_report(upload.read())))
-            except SrRefused as refused:
-                raise serializers.ValidationError(
-                    {f"file.{number}": [f"{upload.name}: {refused.message}"]}
-                ) from refused
-        # Older documents of a series first, so that files sent in any order import alike.
-        reports.sort(key=lambda item: (item[1].instance_number or 0, str(item[1].content_datetime)))
-        results = []
-        for number, report in reports:
-            try:
-                result = services.sr_import(
-                    study=study,
-                    report=report,
-                    user=request.user,
-                    commit=commit,
-                    on_conflict=body.validated_data.get("on_conflict"),
-                )
-            except serializers.ValidationError as exc:
-                detail = exc.detail if isinstance(exc.detail, dict) else {"file": exc.detail}
-                raise serializers.ValidationError(
-                    {f"file.{number}.{name}": value for name, value in detail.items()}
-                ) from exc
-            results.append({"file": number, **review_data(result)})
+        files = [(upload.name, upload.read()) for upload in body.validated_data["file"]]
+        results = services.sr_import_files(
+            study=study,
+            reports=services.sr_read_files(files),
+            user=request.user,
+            commit=commit,
+            on_conflict=body.validated_data.get("on_conflict"),
+        )
+        reports = [{"file": number, **review_data(result)} for number, result in results]
         study.refresh_from_db()
         self._etag_object = study
-        return Response({"study": study.pk, "reports": results})
+        return Response({"study": study.pk, "reports": reports})
 
 
 class ObservationViewSet(ClinicalRecordViewSet):

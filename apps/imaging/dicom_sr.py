@@ -60,6 +60,19 @@ LESION_SITES = {
     ("SCT", "12738006"): "brain",
 }
 
+# The image library (TID 1600) of the report: the modality of each referenced image (TID 1602)
+# and, for PET, its radiopharmaceutical (TID 1607) give a new study's modality and tracer.
+IMAGE_LIBRARY = ("DCM", "111028")
+MODALITY = ("DCM", "121139")
+RADIOPHARMACEUTICAL_AGENT = ("SCT", "349358000")
+# CID 4021 (PET radiopharmaceuticals) → NETboard's tracers; another agent is left to the reader.
+TRACERS = {
+    ("SCT", "35321007"): "f18_fdg",  # Fluorodeoxyglucose F^18^
+    ("SCT", "724025002"): "ga68_dotatate",  # Dotatate Ga^68^
+    ("UMLS", "C2713594"): "ga68_dotatoc",  # Edotreotide Ga^68^
+    ("SCT", "5811000122108"): "f18_dopa",  # Fluoro-L-dopa F^18^
+}
+
 # A reference region's site → the study's reference uptake field.
 REFERENCE_SITES = {
     ("SCT", "10200004"): "liver_suv",
@@ -118,6 +131,9 @@ class SrReport:
     sop_class: str
     lesions: list[SrLesion]
     reference: dict[str, Decimal]  # liver_suv, blood_pool_suv, spleen_suv
+    # From the image library, when it says (for a study created from the SR): NETboard's values.
+    modality: str | None = None
+    tracer: str | None = None
 
 
 def _code(concept: Any) -> SrCode | None:
@@ -217,6 +233,50 @@ def _reference_field(
     return None
 
 
+def _modality(kinds: set[str]) -> str | None:
+    """NETboard's modality from the image library's modalities (CID 29), where unambiguous: PET
+    with MR is PET/MRI, PET otherwise PET/CT (NETboard has no PET alone); NM with CT is SPECT/CT;
+    NM alone may be SPECT or planar, so the reader says."""
+    if "PT" in kinds:
+        return "pet_mri" if "MR" in kinds else "pet_ct"
+    if "NM" in kinds:
+        return "spect_ct" if "CT" in kinds else None
+    if kinds == {"CT"}:
+        return "ct"
+    if kinds == {"MR"}:
+        return "mri"
+    return None
+
+
+def _acquisition(document: Any) -> tuple[str | None, str | None]:
+    """(modality, tracer) from the report's image library, or None where it does not say."""
+    kinds: set[str] = set()
+    tracers: set[str | None] = set()
+    try:
+        for item in document.get("ContentSequence", []):
+            if _key(_item_name(item)) != IMAGE_LIBRARY:
+                continue
+            for entry in hd.sr.utils.find_content_items(item, recursive=True):
+                name = _key(_item_name(entry))
+                if name == MODALITY and entry.get("ConceptCodeSequence"):
+                    kinds.add(str(entry.ConceptCodeSequence[0].CodeValue))
+                elif name == RADIOPHARMACEUTICAL_AGENT and entry.get("ConceptCodeSequence"):
+                    code = entry.ConceptCodeSequence[0]
+                    tracers.add(
+                        TRACERS.get((str(code.CodingSchemeDesignator), str(code.CodeValue)))
+                    )
+    except (ValueError, AttributeError, KeyError, IndexError, TypeError):
+        return None, None  # a damaged library says nothing: the reader gives the study's details
+    # One known tracer: an unknown agent, or two different ones, are the reader's call.
+    tracer = next(iter(tracers)) if len(tracers) == 1 else None
+    return _modality(kinds), tracer
+
+
+def _item_name(item: Any) -> Any:
+    names = item.get("ConceptNameCodeSequence")
+    return hd.sr.CodedConcept.from_dataset(names[0]) if names else None
+
+
 def read_report(data: bytes) -> SrReport:
     """Parse one SR file. Raises ``SrRefused`` naming the problem: not DICOM, not an SR, not a
     TID 1500 Measurement Report, a value in an unknown unit."""
@@ -270,6 +330,7 @@ def read_report(data: bytes) -> SrReport:
             )
         )
     instance_number = document.get("InstanceNumber")
+    modality, tracer = _acquisition(document)
     return SrReport(
         sop_instance_uid=str(document.SOPInstanceUID),
         series_instance_uid=str(document.get("SeriesInstanceUID", "")),
@@ -281,6 +342,8 @@ def read_report(data: bytes) -> SrReport:
         sop_class=pydicom.uid.UID(document.SOPClassUID).name,
         lesions=lesions,
         reference=reference,
+        modality=modality,
+        tracer=tracer,
     )
 
 

@@ -477,3 +477,24 @@ class StructuredReportImport(models.Model):
 
     def __str__(self) -> str:
         return f"SR {self.sop_instance_uid} into study {self.study_id}"
+
+
+class SrUpload(models.Model):
+    """An SR file chosen on the study grid's import page, kept between its review and the
+    reader's "Import" (a browser cannot send a file again without the reader choosing it again,
+    and the review must not be lost). Only the reader who chose it can import it; it is deleted
+    once imported, and uploads older than a day are deleted with the next upload."""
+
+    study = models.ForeignKey(ImagingStudy, on_delete=models.CASCADE, related_name="+")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+    name = models.CharField(max_length=255)
+    data = models.BinaryField()
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"SR upload {self.pk} for study {self.study_id}"

@@ -13,7 +13,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from rest_framework import serializers
 
-from apps.imaging.dicom_sr import SrReport
+from apps.imaging.dicom_sr import SrRefused, SrReport, read_report
 from apps.imaging.models import (
     OBSERVATION_READ_FIELDS,
     ImagingStudy,
@@ -31,6 +31,13 @@ from apps.scoring.queue import request_recompute
 # the read (``study_reopen``) is the way to change them.
 READ_FIELDS = ("blood_pool_suv", "liver_suv", "liver_suv_sd", "spleen_suv")
 FINAL_READ = "This read is final: reopen it (status draft) before changing it."
+# An SR import creates lesions and observations and changes the study's reference values.
+SR_IMPORT_PERMISSIONS = [
+    "imaging.add_lesion",
+    "imaging.add_observation",
+    "imaging.change_observation",
+    "imaging.change_imagingstudy",
+]
 
 
 def study_finish(*, study: ImagingStudy, user: Any) -> ImagingStudy:
@@ -214,10 +221,11 @@ def _aware(moment: datetime | None) -> datetime | None:
 
 
 def _chosen(
-    row: ReviewRow, index: int, choices: Mapping[str, str], on_conflict: str | None
+    row: ReviewRow, index: int | str, choices: Mapping[str, str], on_conflict: str | None
 ) -> dict[str, Any]:
-    """The values to write for one row: the imported ones, except where the reader kept what
-    the study holds. An unsettled conflict is refused, naming the row and field."""
+    """The values to write for one row (``index``: its number, or ``reference``): the imported
+    ones, except where the reader kept what the study holds. An unsettled conflict is refused,
+    naming the row and field."""
     values = dict(row.changes)
     for name in row.conflicts:
         choice = choices.get(f"{index}.{name}", on_conflict)
@@ -318,7 +326,7 @@ def sr_import(
                     {f"{index}.{name}": messages for name, messages in serializer.errors.items()}
                 )
             serializer.save()
-        reference = _chosen(review.reference, len(review.rows), choices, on_conflict)
+        reference = _chosen(review.reference, "reference", choices, on_conflict)
         if reference:
             # Through the study's serializer: a negative or oversized SUV is a 400, not a 500.
             checked = StudySerializer(
@@ -341,6 +349,151 @@ def sr_import(
             lesions=len(review.rows),
         )
     return SrImportResult(review=review, written=True)
+
+
+def sr_read_files(files: Sequence[tuple[str, bytes]]) -> list[tuple[int, SrReport]]:
+    """Parse uploaded SR files (name, bytes), each numbered by its place in the upload; a file
+    that cannot be read is refused as ``file.{n}``, naming it. Older documents of a series come
+    first, so that files sent in any order import alike."""
+    reports = []
+    for number, (name, data) in enumerate(files):
+        try:
+            reports.append((number, read_report(data)))
+        except SrRefused as refused:
+            raise _refusal(f"{name}: {refused.message}", f"file.{number}") from refused
+    reports.sort(key=lambda item: (item[1].instance_number or 0, str(item[1].content_datetime)))
+    return reports
+
+
+def sr_import_files(
+    *,
+    study: ImagingStudy,
+    reports: Sequence[tuple[int, SrReport]],
+    user: Any,
+    commit: bool = True,
+    choices: Mapping[int, Mapping[str, str]] | None = None,
+    on_conflict: str | None = None,
+) -> list[tuple[int, SrImportResult]]:
+    """Import the files of one upload (``sr_read_files``) into ``study``, all or nothing: the
+    study is locked, each file goes through ``sr_import`` with the reader's choices for it
+    (``choices[n]``), and a refusal names ``file.{n}.<row>.<field>``."""
+    results = []
+    with transaction.atomic():
+        study = ImagingStudy.objects.select_for_update(no_key=True).get(pk=study.pk)
+        for number, report in reports:
+            try:
+                result = sr_import(
+                    study=study,
+                    report=report,
+                    user=user,
+                    commit=commit,
+                    choices=(choices or {}).get(number),
+                    on_conflict=on_conflict,
+                )
+            except serializers.ValidationError as exc:
+                detail = exc.detail if isinstance(exc.detail, dict) else {"file": exc.detail}
+                raise serializers.ValidationError(
+                    {f"file.{number}.{name}": value for name, value in detail.items()}
+                ) from exc
+            results.append((number, result))
+    return results
+
+
+@dataclass(frozen=True)
+class SrStudyResult:
+    study: ImagingStudy | None  # None: a review that would create the study
+    created: bool  # the study was (or, in a review, would be) created from the SR
+    results: list[tuple[int, SrImportResult]]
+
+
+def _one(reports: Sequence[tuple[int, SrReport]], attribute: str, what: str) -> str:
+    """The value all files of one request share (Patient ID, Study Instance UID)."""
+    (first_number, first), *others = reports
+    for number, report in others:
+        if getattr(report, attribute) != getattr(first, attribute):
+            raise _refusal(
+                f"File {number} is of {what} {getattr(report, attribute) or '(none)'}, file "
+                f"{first_number} of {getattr(first, attribute) or '(none)'}: send one study's "
+                "reports per request.",
+                f"file.{number}",
+            )
+    return str(getattr(first, attribute))
+
+
+def _from_sr(report: SrReport, given: Mapping[str, Any]) -> dict[str, Any]:
+    """A new study's date, modality and tracer: the SR's (and its image library's) where it says,
+    else what the sender gave; both saying different things is refused, naming the field."""
+    from_sr = {
+        "performed_on": report.study_date,
+        "modality": report.modality,
+        "tracer": report.tracer,
+    }
+    values: dict[str, Any] = {}
+    for name, value in from_sr.items():
+        sent = given.get(name)
+        if value is not None and sent not in (None, "") and str(sent) != str(value):
+            raise _refusal(f"The SR says {value}; the request says {sent}.", name)
+        chosen = value if value is not None else sent
+        if chosen in (None, ""):
+            raise _refusal(
+                f"The SR does not say the study's {name.replace('_', ' ')}: send it with the file.",
+                name,
+            )
+        values[name] = chosen.isoformat() if hasattr(chosen, "isoformat") else chosen
+    return values
+
+
+def sr_import_any_study(
+    *,
+    reports: Sequence[tuple[int, SrReport]],
+    user: Any,
+    commit: bool = True,
+    study_id: int | None = None,
+    new_study: Mapping[str, Any] | None = None,
+    on_conflict: str | None = None,
+) -> SrStudyResult:
+    """Import one study's SR files, finding the study: the patient by MRN (the SR's Patient
+    ID), the study by its Study Instance UID, else the study the sender named (``study_id``),
+    else a new one with the SR's date, modality and tracer (``new_study`` where the SR says
+    none). All in one transaction; a review (``commit`` false) creates nothing."""
+    from apps.imaging.serializers import StudySerializer
+    from apps.patients.models import Patient
+
+    mrn = _one(reports, "patient_id", "Patient ID")
+    uid = _one(reports, "study_instance_uid", "Study Instance UID")
+    patient = Patient.objects.filter(mrn=mrn).first()
+    if patient is None:
+        raise _refusal(
+            f"No patient has MRN {mrn or '(none)'} (the SR's Patient ID): create the patient "
+            "first, or correct the Patient ID.",
+            "file.0",
+        )
+    with transaction.atomic():
+        study = ImagingStudy.objects.filter(patient=patient, study_instance_uid=uid).first()
+        created = False
+        if study is None and study_id is not None:
+            study = ImagingStudy.objects.filter(pk=study_id).first()
+            if study is None or study.patient_id != patient.pk:
+                raise _refusal(
+                    f"Study {study_id} is not a study of the patient with MRN {mrn}.", "study"
+                )
+        if study is None:
+            fields = _from_sr(reports[0][1], new_study or {})
+            serializer = StudySerializer(
+                data={**fields, "patient": patient.pk, "study_instance_uid": uid},
+                context={"user": user},
+            )
+            if not serializer.is_valid():
+                raise serializers.ValidationError(serializer.errors)
+            study, created = serializer.save(), True
+        results = sr_import_files(
+            study=study, reports=reports, user=user, commit=commit, on_conflict=on_conflict
+        )
+        if created and not commit:
+            transaction.set_rollback(True)  # a review creates nothing
+    return SrStudyResult(
+        study=None if created and not commit else study, created=created, results=results
+    )
 
 
 def _as_data(values: Mapping[str, Any]) -> dict[str, Any]:

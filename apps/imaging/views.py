@@ -30,6 +30,7 @@ from apps.core.people import display_name
 from apps.imaging import services
 from apps.imaging.flags import FLAG_SHORT, FLAG_TEXT
 from apps.imaging.forms import StudyForm
+from apps.imaging.import_views import PAGE_PERMISSIONS as SR_IMPORT_PAGE
 from apps.imaging.models import (
     OBSERVATION_READ_FIELDS,
     FdgVisual,
@@ -238,6 +239,7 @@ def study_grid(request: HttpRequest, pk: int) -> HttpResponse:
             "editable": can_edit,
             "final": final,
             "can_sign_off": can_read and request.user.has_perm("imaging.change_imagingstudy"),
+            "can_import": request.user.has_perms(SR_IMPORT_PAGE),
             "config": config,
             "states": ObservationState.choices,
             "fdg_calls": FdgVisual.choices,

@@ -168,9 +168,13 @@ def build_sr(
     instance_number: int = 1,
     series_uid: str | None = None,
     sop_class: type = hd.sr.Comprehensive3DSR,
+    library: bool = False,
+    radiopharmaceutical: Code | None = None,
+    image: Dataset | None = None,
 ) -> bytes:
-    """The SR file's bytes."""
-    image = pet_image(patient_id=patient_id, study_uid=study_uid)
+    """The SR file's bytes. ``library``: with an image library (TID 1600) of the PET image,
+    ``radiopharmaceutical`` its agent (TID 1607, added as a workstation writes it)."""
+    image = image or pet_image(patient_id=patient_id, study_uid=study_uid)
     groups = [_group(spec, image) for spec in lesions]
     groups += [_reference_group(site, mean, image) for site, mean in (reference or {}).items()]
     observer = hd.sr.ObservationContext(
@@ -185,7 +189,19 @@ def build_sr(
         observation_context=observer,
         procedure_reported=Code("44139-4", "LN", "PET whole body"),
         imaging_measurements=groups,
+        referenced_images=[image] if library or radiopharmaceutical else None,
     )
+    if radiopharmaceutical is not None:
+        (entry,) = hd.sr.utils.find_content_items(
+            report[0], name=codes.DCM.ImageLibraryGroup, recursive=True
+        )
+        entry.ContentSequence.append(
+            hd.sr.CodeContentItem(
+                name=Code("349358000", "SCT", "Radiopharmaceutical agent"),
+                value=radiopharmaceutical,
+                relationship_type=hd.sr.RelationshipTypeValues.HAS_ACQ_CONTEXT,
+            )
+        )
     document = sop_class(
         evidence=[image],
         content=report[0],
