@@ -83,12 +83,26 @@ def observations_replace(*, study: ImagingStudy, items: Sequence[dict[str, Any]]
     A fixed number of queries whatever the number of items; the recompute is queued once.
     The caller has checked that the read is not final (``FINAL_READ``).
     """
+    _write_observations(study, items, remove_others=True)
+
+
+def observations_merge(*, study: ImagingStudy, items: Sequence[dict[str, Any]]) -> None:
+    """Write ``items`` (complete, validated rows) for their lesions as ``observations_replace``
+    does, leaving the study's other observations as they are (an SR import)."""
+    _write_observations(study, items, remove_others=False)
+
+
+def _write_observations(
+    study: ImagingStudy, items: Sequence[dict[str, Any]], *, remove_others: bool
+) -> None:
     # No savepoint of its own: a failure here fails the whole request's transaction anyway,
     # and a savepoint is two more round trips.
     with transaction.atomic(savepoint=False):
         existing = {obs.lesion_id: obs for obs in study.observations.all()}
         wanted = {item["lesion"].pk: item for item in items}
-        gone = [obs.pk for lesion, obs in existing.items() if lesion not in wanted]
+        gone = [
+            obs.pk for lesion, obs in existing.items() if remove_others and lesion not in wanted
+        ]
         now = timezone.now()
         changed: list[Observation] = []
         created: list[Observation] = []
@@ -252,7 +266,11 @@ def _new_lesion(
             f"The SR's finding site ({shown}) is not one NETboard maps: choose the lesion's site.",
             f"{index}.site",
         )
-    label = choices.get(f"{index}.label") or source.tracking_identifier or f"SR lesion {index + 1}"
+    label = (
+        choices.get(f"{index}.label", "").strip()
+        or source.tracking_identifier
+        or f"SR lesion {index + 1}"
+    )[:100]
     base, n = label[:90], 2
     while label in taken:
         label, n = f"{base} ({n})", n + 1
@@ -260,8 +278,7 @@ def _new_lesion(
     lesion = Lesion(patient_id=study.patient_id, label=label, site=site)
     lesion.tracking_uid = source.tracking_uid or ""
     lesion.tracking_identifier = (source.tracking_identifier or "")[:64]
-    record_save(record=lesion)
-    return lesion
+    return lesion  # saved by the caller, with the others, in one statement
 
 
 def sr_import(
@@ -280,7 +297,7 @@ def sr_import(
     Instance UID (``dicom_sr`` in the audit context). Raises ``ValidationError`` naming the
     problem, with nothing written."""
     # The serializers import this module.
-    from apps.imaging.serializers import ObservationSerializer, StudySerializer
+    from apps.imaging.serializers import ObservationReadItemSerializer, StudySerializer
 
     choices = choices or {}
     _check_identity(report, study)
@@ -303,29 +320,59 @@ def sr_import(
             Lesion.objects.filter(patient_id=study.patient_id).values_list("label", flat=True)
         )
         observations = {obs.lesion_id: obs for obs in Observation.objects.filter(study=study)}
-        for index, row in enumerate(review.rows):
-            values = _chosen(row, index, choices, on_conflict)
-            lesion_id = row.lesion
-            if lesion_id is None:
-                lesion_id = _new_lesion(row, index, study, choices, taken).pk
-            elif row.source is not None and row.source.tracking_identifier:
-                Lesion.objects.filter(pk=lesion_id, tracking_identifier="").update(
-                    tracking_identifier=row.source.tracking_identifier[:64]
-                )
+        rows = [
+            (index, row, _chosen(row, index, choices, on_conflict))
+            for index, row in enumerate(review.rows)
+        ]
+        new = {
+            index: _new_lesion(row, index, study, choices, taken)
+            for index, row, _values in rows
+            if row.lesion is None
+        }
+        Lesion.objects.bulk_create(new.values())  # one statement; the audit triggers still fire
+        named = [
+            row.lesion
+            for _index, row, _values in rows
+            if row.lesion is not None and row.source is not None and row.source.tracking_identifier
+        ]
+        # A lesion tracked before its SR gave it an identifier takes the identifier.
+        for lesion in Lesion.objects.filter(pk__in=named, tracking_identifier=""):
+            source = next(row.source for _i, row, _v in rows if row.lesion == lesion.pk)
+            assert source is not None and source.tracking_identifier  # noqa: S101 - filtered above
+            Lesion.objects.filter(pk=lesion.pk).update(
+                tracking_identifier=source.tracking_identifier[:64]
+            )
+        lesions = {
+            lesion.pk: lesion
+            for lesion in Lesion.objects.filter(patient_id=study.patient_id).order_by()
+        }
+        # The complete read's item serializer: the grid's validation, no query per row.
+        reader = ObservationReadItemSerializer(
+            context={"user": user, "study": study, "lesions": lesions}
+        )
+        items = []
+        for index, row, values in rows:
             if not values:
                 continue
-            existing = observations.get(lesion_id)
-            serializer = ObservationSerializer(
-                instance=existing,
-                data={**_as_data(values), "study": study.pk, "lesion": lesion_id},
-                partial=existing is not None,
-                context={"user": user},
+            lesion_id = new[index].pk if index in new else row.lesion
+            existing = observations.get(lesion_id)  # type: ignore[arg-type]
+            # The whole row as it will be: what the study holds, with the SR's values over it.
+            held = (
+                {name: getattr(existing, name) for name in OBSERVATION_READ_FIELDS}
+                if existing
+                else {}
             )
-            if not serializer.is_valid():
-                raise serializers.ValidationError(
-                    {f"{index}.{name}": messages for name, messages in serializer.errors.items()}
+            data = {**_as_data(held), **_as_data(values), "lesion": lesion_id}
+            try:
+                items.append(reader.run_validation(data))
+            except serializers.ValidationError as exc:
+                detail = (
+                    exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
                 )
-            serializer.save()
+                raise serializers.ValidationError(
+                    {f"{index}.{name}": messages for name, messages in detail.items()}
+                ) from exc
+        observations_merge(study=study, items=items)
         reference = _chosen(review.reference, "reference", choices, on_conflict)
         if reference:
             # Through the study's serializer: a negative or oversized SUV is a 400, not a 500.

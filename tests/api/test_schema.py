@@ -135,10 +135,20 @@ def test_every_resource_and_field_of_api_md_is_in_the_schema(
         "/api/v1/patients/{id}/phenotype/",
         "/api/v1/patients/{id}/recompute/",
         "/api/v1/audit/",
+        "/api/v1/studies/{id}/dicom-sr/",
+        "/api/v1/dicom-sr/",
     ],
 )
 def test_the_other_endpoints_of_api_md_are_in_the_schema(schema: dict[str, Any], path: str) -> None:
     assert path in schema["paths"]
+
+
+def test_the_sr_endpoints_take_files_and_give_dicom(schema: dict[str, Any]) -> None:
+    study_sr = schema["paths"]["/api/v1/studies/{id}/dicom-sr/"]
+    assert "application/dicom" in study_sr["get"]["responses"]["200"]["content"]
+    for operation in (study_sr["post"], schema["paths"]["/api/v1/dicom-sr/"]["post"]):
+        body = operation["requestBody"]["content"]["multipart/form-data"]["schema"]
+        assert "file" in component(schema, body)["properties"]
 
 
 def keys_in(schema: dict[str, Any], example: Any, node: dict[str, Any], where: str) -> None:
