@@ -169,16 +169,31 @@ def _content_datetime(dataset: Any) -> datetime | None:
         return None
 
 
-def _number(value: Any, unit: SrCode, units: dict[str, Decimal], what: str) -> Decimal:
+def _number(value: Any, unit: SrCode, units: dict[str, Decimal], what: str, places: int) -> Decimal:
+    """The value in NETboard's unit, rounded to the precision NETboard stores (``places``:
+    workstations write more decimals than a read carries)."""
     factor = units.get(unit.value) if unit.scheme == "UCUM" else None
     if factor is None:
         known = ", ".join(f"`{u}`" for u in units)
         raise SrRefused(f"{what} is in an unknown unit {unit}: NETboard reads {known}.")
     try:
-        number = Decimal(str(value)) * factor
+        number = (Decimal(str(value)) * factor).quantize(Decimal(1).scaleb(-places))
     except InvalidOperation as exc:
-        raise SrRefused(f"{what} is not a number: {value!r}.") from exc
+        raise SrRefused(f"{what} is not a number NETboard can hold: {value!r}.") from exc
     return number.quantize(Decimal(1)) if number == number.to_integral() else number.normalize()
+
+
+def _text(value: Any) -> str | None:
+    """A text value as stored: without the NUL padding or bytes a damaged file may carry."""
+    text = str(value).replace("\x00", "").strip() if value is not None else ""
+    return text or None
+
+
+def _uid(value: Any, what: str) -> str | None:
+    uid = _text(value)
+    if uid is not None and len(uid) > 64:
+        raise SrRefused(f"{what} is longer than 64 characters: it is not a DICOM UID.")
+    return uid
 
 
 def _group_values(group: Any, label: str) -> tuple[dict[str, Any], dict[str, Decimal]]:
@@ -193,7 +208,7 @@ def _group_values(group: Any, label: str) -> tuple[dict[str, Any], dict[str, Dec
         if unit is None:
             raise SrRefused(f"{what} has no unit.")
         if name == SUVBW:
-            suv = _number(measurement.value, unit, SUV_UNITS, what)
+            suv = _number(measurement.value, unit, SUV_UNITS, what, 3)
             if derivation == MAXIMUM:
                 values["suv_max"] = suv
             elif derivation == PEAK:
@@ -201,11 +216,11 @@ def _group_values(group: Any, label: str) -> tuple[dict[str, Any], dict[str, Dec
             elif derivation == MEAN:
                 means.append(suv)
         elif name == LONG_AXIS:
-            values["long_axis_mm"] = _number(measurement.value, unit, LENGTH_UNITS, what)
+            values["long_axis_mm"] = _number(measurement.value, unit, LENGTH_UNITS, what, 1)
         elif name == SHORT_AXIS:
-            values["short_axis_mm"] = _number(measurement.value, unit, LENGTH_UNITS, what)
+            values["short_axis_mm"] = _number(measurement.value, unit, LENGTH_UNITS, what, 1)
         elif name == VOLUME:
-            values["volume_ml"] = _number(measurement.value, unit, VOLUME_UNITS, what)
+            values["volume_ml"] = _number(measurement.value, unit, VOLUME_UNITS, what, 2)
     for evaluation in group.get_qualitative_evaluations():
         name = _key(evaluation.name)
         value = _code(evaluation.value)
@@ -277,26 +292,104 @@ def _item_name(item: Any) -> Any:
     return hd.sr.CodedConcept.from_dataset(names[0]) if names else None
 
 
-def read_report(data: bytes) -> SrReport:
-    """Parse one SR file. Raises ``SrRefused`` naming the problem: not DICOM, not an SR, not a
-    TID 1500 Measurement Report, a value in an unknown unit."""
+def _refuse_if_cut_short(dataset: Any) -> None:
+    """Refuse a file cut short, which pydicom reads without a word.
+
+    pydicom reads a value of defined length as the bytes that are there, and a dataset up to
+    where the data ends: an SR cut inside a sequence of defined length (as highdicom writes
+    them) reads with the measurement groups after the cut missing. Its strict reading mode, its
+    warnings and its logs say nothing, and the dataset re-encodes to about the length it was cut
+    to. What pydicom keeps is each top-level element's declared length beside the bytes it read
+    (``RawDataElement``, until the value is first used): a cut inside an element shows as fewer
+    bytes than declared. A cut between top-level elements leaves the SR without its Content
+    Sequence, the last element of an SR but for rare ones (a cut after it loses nothing read
+    here). Inside a sequence of undefined length pydicom itself fails at the end of the data,
+    which has no delimiter. Costs a look at some 30 top-level elements: microseconds."""
+    for tag in dataset.keys():  # noqa: SIM118 - iterating a Dataset converts its elements
+        element = dataset.get_item(tag, keep_deferred=True)
+        if (
+            isinstance(element, pydicom.dataelem.RawDataElement)
+            and element.length != 0xFFFFFFFF  # undefined length: read to its delimiter
+            and element.value is not None
+            and len(element.value) < element.length
+        ):
+            name = pydicom.datadict.keyword_for_tag(tag) or "an element"
+            raise SrRefused(
+                f"This file is truncated: it ends inside {name} {element.tag}, "
+                f"{element.length - len(element.value)} of its {element.length} bytes missing."
+            )
+    if "SOPClassUID" not in dataset:
+        raise SrRefused("This file is incomplete (truncated?): it has no SOP Class UID.")
+
+
+def _sr_document(data: bytes) -> Any:
+    """The file as highdicom's SR document (what ``hd.sr.srread`` does, on a dataset checked to
+    be complete). Raises ``SrRefused``: not DICOM, cut short, damaged, not a supported SR."""
     try:
-        document = hd.sr.srread(io.BytesIO(data))
+        dataset = pydicom.dcmread(io.BytesIO(data))
     except InvalidDicomError as exc:
+        if len(data) < 132 and b"DICM".startswith(data[128:]):  # the file ends in the preamble
+            raise SrRefused(
+                f"This file is not DICOM: {len(data)} bytes end before the DICM preamble does "
+                "(truncated?)."
+            ) from exc
         raise SrRefused("This file is not DICOM (no DICM preamble).") from exc
-    except RuntimeError as exc:  # highdicom: an SOP class it does not read
-        raise SrRefused(f"This DICOM file is not a supported structured report: {exc}") from exc
+    except Exception as exc:  # OSError, struct.error, EOFError...: ends mid-element or garbled
+        raise SrRefused(
+            f"This DICOM file is truncated or damaged: it cannot be read to its end "
+            f"({type(exc).__name__}: {exc})."
+        ) from exc
+    _refuse_if_cut_short(dataset)
+    classes: dict[str, Any] = {
+        pydicom.uid.EnhancedSRStorage: hd.sr.EnhancedSR,
+        pydicom.uid.ComprehensiveSRStorage: hd.sr.ComprehensiveSR,
+        pydicom.uid.Comprehensive3DSRStorage: hd.sr.Comprehensive3DSR,
+    }
+    try:
+        sop_class = pydicom.uid.UID(str(dataset.SOPClassUID))
+    except Exception as exc:  # a damaged value
+        raise SrRefused(f"This DICOM file's SOP Class UID cannot be read: {exc}") from exc
+    if sop_class not in classes:
+        raise SrRefused(
+            f"This DICOM file is not a supported structured report: SOP Class UID {sop_class} "
+            f'"{sop_class.name}" is not one NETboard reads.'
+        )
+    if "ContentSequence" not in dataset:
+        raise SrRefused(
+            "This file is incomplete (truncated?): it ends before its Content Sequence, the "
+            "report's content."
+        )
+    try:
+        return classes[sop_class].from_dataset(dataset, copy=False)
     except (ValueError, AttributeError, KeyError, EOFError, OSError) as exc:
         raise SrRefused(f"This DICOM file could not be read as a structured report: {exc}") from exc
-    except Exception as exc:  # pydicom raises its own types on damaged files
-        raise SrRefused(f"This DICOM file is damaged or truncated ({type(exc).__name__}).") from exc
+    except Exception as exc:  # pydicom raises its own types on damaged values
+        raise SrRefused(f"This DICOM file is damaged ({type(exc).__name__}: {exc}).") from exc
+
+
+def read_report(data: bytes) -> SrReport:
+    """Parse one SR file. Raises ``SrRefused`` naming the problem: not DICOM, truncated, not an
+    SR, not a TID 1500 Measurement Report, a value in an unknown unit; and only ``SrRefused``."""
+    document = _sr_document(data)
     try:
-        report = hd.sr.MeasurementReport.from_sequence([document], copy=False)
-    except (ValueError, AttributeError, IndexError, KeyError) as exc:
+        return _report(document)
+    except SrRefused:
+        raise
+    except Exception as exc:  # a damaged item deep in the tree: highdicom meets it lazily
+        raise SrRefused(
+            f"This structured report is damaged: an item cannot be read ({type(exc).__name__}: "
+            f"{exc})."
+        ) from exc
+
+
+def _report(document: Any) -> SrReport:
+    """What NETboard reads of an SR document (``read_report``'s)."""
+    report = document.content  # highdicom built it while reading a TID 1500 document
+    if not isinstance(report, hd.sr.MeasurementReport):
         raise SrRefused(
             "This structured report is not a TID 1500 Measurement Report: NETboard reads "
             "measurement reports only."
-        ) from exc
+        )
     try:
         groups = [
             *report.get_planar_roi_measurement_groups(),
@@ -307,8 +400,9 @@ def read_report(data: bytes) -> SrReport:
         raise SrRefused(f"A measurement group of this report cannot be read: {exc}") from exc
     lesions: list[SrLesion] = []
     reference: dict[str, Decimal] = {}
+    first_group: dict[str, int] = {}  # tracking UID → its lesion's place in ``lesions``
     for number, group in enumerate(groups, start=1):
-        identifier = group.tracking_identifier
+        identifier = _text(group.tracking_identifier)
         label = f"measurement group {number}" + (f" ({identifier})" if identifier else "")
         sites = [code for code in (_code(site.value) for site in group.finding_sites) if code]
         values, mean = _group_values(group, label)
@@ -320,10 +414,17 @@ def read_report(data: bytes) -> SrReport:
         if not values:
             continue  # nothing NETboard reads (e.g. a group of NETboard's grades)
         lesion_site = sites[0] if sites else None
+        tracking_uid = _uid(group.tracking_uid, f"The Tracking UID of {label}")
+        if tracking_uid is not None and tracking_uid in first_group:
+            # One lesion measured in several groups (a planar and a volumetric ROI, say).
+            _merge(lesions[first_group[tracking_uid]], values, label)
+            continue
+        if tracking_uid is not None:
+            first_group[tracking_uid] = len(lesions)
         lesions.append(
             SrLesion(
-                tracking_uid=str(group.tracking_uid) if group.tracking_uid else None,
-                tracking_identifier=str(identifier) if identifier else None,
+                tracking_uid=tracking_uid,
+                tracking_identifier=identifier,
                 finding_site=lesion_site,
                 site=LESION_SITES.get(lesion_site.key) if lesion_site else None,
                 values=values,
@@ -332,12 +433,13 @@ def read_report(data: bytes) -> SrReport:
     instance_number = document.get("InstanceNumber")
     modality, tracer = _acquisition(document)
     return SrReport(
-        sop_instance_uid=str(document.SOPInstanceUID),
-        series_instance_uid=str(document.get("SeriesInstanceUID", "")),
+        sop_instance_uid=_uid(document.SOPInstanceUID, "The SOP Instance UID") or "",
+        series_instance_uid=_uid(document.get("SeriesInstanceUID"), "The Series Instance UID")
+        or "",
         instance_number=int(instance_number) if instance_number not in (None, "") else None,
         content_datetime=_content_datetime(document),
-        patient_id=str(document.get("PatientID", "") or ""),
-        study_instance_uid=str(document.get("StudyInstanceUID", "") or ""),
+        patient_id=_text(document.get("PatientID")) or "",
+        study_instance_uid=_uid(document.get("StudyInstanceUID"), "The Study Instance UID") or "",
         study_date=_da(document.get("StudyDate")),
         sop_class=pydicom.uid.UID(document.SOPClassUID).name,
         lesions=lesions,
@@ -345,6 +447,19 @@ def read_report(data: bytes) -> SrReport:
         modality=modality,
         tracer=tracer,
     )
+
+
+def _merge(lesion: SrLesion, values: dict[str, Any], label: str) -> None:
+    """Another group's values of a lesion already read; the same value twice is one value, two
+    different ones are refused, naming both."""
+    for name, value in values.items():
+        held = lesion.values.get(name)
+        if held is not None and held != value:
+            raise SrRefused(
+                f"{label} gives {name} {value} for the lesion with Tracking UID "
+                f"{lesion.tracking_uid}, another of its groups {held}: NETboard cannot choose."
+            )
+        lesion.values[name] = value
 
 
 def netboard_code(concept: tuple[str, str], meaning: str) -> Code:
