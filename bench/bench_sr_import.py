@@ -41,27 +41,14 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from benchdb import api_bench_env
+
 ROOT = Path(__file__).resolve().parents[1]
 DATABASE_URL = os.environ.get(
     "BENCH_SR_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/netboard_bench_sr"
 )
-# A broker as in production: a write queues its recompute and returns (no worker runs here;
-# the queue is emptied at the end). Without one the recompute would run inside the request.
 REDIS_URL = os.environ.get("BENCH_SR_REDIS_URL", "redis://127.0.0.1:6379/9")
-# Production settings (DJANGO_DEBUG=0): debug mode records every SQL statement. Requests are
-# made over (pretend) HTTPS, as in production.
-ENV = {
-    **os.environ,
-    "DATABASE_URL": DATABASE_URL,
-    "DJANGO_DEBUG": "0",
-    "DJANGO_SECRET_KEY": "bench-" + "x" * 60,
-    "DJANGO_ALLOWED_HOSTS": "testserver",
-    "REDIS_URL": REDIS_URL,
-    "CELERY_BROKER_URL": REDIS_URL,
-}
-os.environ.clear()
-os.environ.update(ENV)
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "netboard.settings")
+ENV = api_bench_env(DATABASE_URL, REDIS_URL)  # production settings, as bench/benchdb.py says
 # No collected static files here: the API serves none.
 warnings.filterwarnings("ignore", message="No directory at")
 sys.path.insert(0, str(ROOT))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -26,3 +27,23 @@ def fresh_database(url: str, env: Mapping[str, str]) -> None:
         env=dict(env),
         check=True,
     )
+
+
+def api_bench_env(database_url: str, redis_url: str) -> dict[str, str]:
+    """Install and return the environment of an in-process API benchmark: production settings
+    (DJANGO_DEBUG=0: debug mode records every SQL statement, which is not what a hospital
+    system talks to), its own database, and a Redis broker as in production (a write queues its
+    recompute and returns; no worker runs, the queue is emptied at the end)."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": "bench-" + "x" * 60,
+        "DJANGO_ALLOWED_HOSTS": "testserver",
+        "REDIS_URL": redis_url,
+        "CELERY_BROKER_URL": redis_url,
+    }
+    os.environ.clear()
+    os.environ.update(env)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "netboard.settings")
+    return env
