@@ -208,3 +208,63 @@ def test_a_value_changed_by_hand_after_an_import_is_a_conflict_for_the_next_sr(
     assert refused.status_code == 400
     assert "file.0.0.suv_max" in refused.json()["errors"]
     assert Observation.objects.get(study=study).suv_max == Decimal("11")
+
+
+def test_a_second_timepoint_with_a_new_lesion_and_one_gone(token_client) -> None:  # type: ignore[no-untyped-def]
+    first, client = _study(), token_client("admin")
+    second = StudyFactory(
+        patient=first.patient, tracer="ga68_dotatate", modality="pet_ct", performed_on="2024-09-01"
+    )
+    baseline = [
+        SrLesionSpec(tracking_uid="1.2.9.1", identifier="Liver 4", suv_max=20),
+        SrLesionSpec(tracking_uid="1.2.9.2", identifier="Node", site=SITES["lymph_node"]),
+        SrLesionSpec(tracking_uid="1.2.9.3", identifier="Sacrum", site=SITES["bone"]),
+    ]
+    assert _post(client, first, build_sr(baseline)).status_code == 200
+    follow_up = [
+        SrLesionSpec(tracking_uid="1.2.9.1", identifier="Liver 4", suv_max=14),
+        SrLesionSpec(tracking_uid="1.2.9.2", identifier="Node", site=None, suv_max=9),  # no site
+        SrLesionSpec(tracking_uid="1.2.9.4", identifier="Liver 8", suv_max=11),  # new
+    ]  # the sacrum is gone from the report
+    response = _post(client, second, build_sr(follow_up))
+    assert response.status_code == 200, response.content
+    lesions = {
+        lesion.tracking_uid: lesion for lesion in Lesion.objects.filter(patient=first.patient)
+    }
+    assert set(lesions) == {"1.2.9.1", "1.2.9.2", "1.2.9.3", "1.2.9.4"}
+    assert [row["lesion"] for row in response.json()["reports"][0]["lesions"]] == [
+        lesions["1.2.9.1"].pk,
+        lesions["1.2.9.2"].pk,
+        None,
+    ]
+    on_second = {
+        obs.lesion.tracking_uid: obs.suv_max
+        for obs in Observation.objects.filter(study=second).select_related("lesion")
+    }
+    assert on_second == {
+        "1.2.9.1": Decimal("14"),
+        "1.2.9.2": Decimal("9"),
+        "1.2.9.4": Decimal("11"),
+    }
+    # The lesion gone from the report keeps its baseline row and gets none at the follow-up.
+    assert Observation.objects.filter(lesion=lesions["1.2.9.3"]).count() == 1
+    assert lesions["1.2.9.2"].site == "lymph_node"  # a report without a site changes no site
+
+
+def test_a_new_lesion_without_a_finding_site_asks_for_it(token_client) -> None:  # type: ignore[no-untyped-def]
+    study = _study()
+    response = _post(token_client("admin"), study, build_sr([SrLesionSpec(site=None)]))
+    assert response.status_code == 400
+    assert "none" in response.json()["errors"]["file.0.0.site"][0]
+    assert not Lesion.objects.exists()
+
+
+def test_a_body_over_the_limit_is_refused_with_nothing_written(token_client, settings) -> None:  # type: ignore[no-untyped-def]
+    study = _study()
+    data = build_sr([SrLesionSpec()])
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = len(data) // 2
+    response = _post(token_client("admin"), study, data)
+    assert response.status_code == 413
+    assert response["Content-Type"] == "application/problem+json"
+    assert "NETBOARD_MAX_BODY_BYTES" in response.json()["detail"]
+    assert not Lesion.objects.exists()
