@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse
@@ -284,6 +285,7 @@ def study_sr_import(request: HttpRequest, pk: int) -> HttpResponse:
         "sites": LesionSite.choices,
         "max_files": MAX_FILES,
         "reference_columns": REFERENCE_COLUMNS,
+        "max_bytes": settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
     }
     if request.method == "GET":
         return render(request, "imaging/sr_import.html", context)

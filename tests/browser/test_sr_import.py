@@ -30,6 +30,11 @@ LIVER_UID, NODE_UID = "1.2.826.0.1.3680043.10.1.1", "1.2.826.0.1.3680043.10.1.2"
 
 def _import(page: Any, base: str, study_pk: int, name: str, data: bytes) -> None:
     """On the study grid: Import measurements…, choose the file, review."""
+    _import_file(page, base, study_pk, name, data)
+    page.wait_for_selector("#sr-review")
+
+
+def _import_file(page: Any, base: str, study_pk: int, name: str, data: bytes) -> None:
     page.goto(f"{base}/studies/{study_pk}/")
     page.get_by_role("link", name="Import measurements…").click()
     page.wait_for_selector("#sr-files:focus")
@@ -38,7 +43,6 @@ def _import(page: Any, base: str, study_pk: int, name: str, data: bytes) -> None
     )
     page.keyboard.press("Tab")
     page.keyboard.press("Enter")  # "Review import"
-    page.wait_for_selector("#sr-review")
 
 
 def test_import_review_accept_and_see_the_grade(stack: Stack, chromium_page: Any) -> None:
@@ -132,3 +136,20 @@ def test_import_review_accept_and_see_the_grade(stack: Stack, chromium_page: Any
     # --- The worker grades the dual-tracer timepoint: SSTR-avid, FDG-negative is P1.
     grade_on_patient_page(page, base, patient, "P1")
     page.locator("figure.timeline").screenshot(path=str(ARTIFACTS / "sr-import-timeline.png"))
+
+
+def test_files_over_the_body_limit_are_refused_before_the_upload(
+    live_server: Any, chromium_page: Any, settings: Any
+) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 4096  # NETBOARD_MAX_BODY_BYTES
+    UserFactory(username="sr.big", role="reader")
+    study = StudyFactory(patient=PatientFactory(mrn="SR-0002"))
+    page = chromium_page
+    log_in(page, live_server.url, "sr.big")
+    data = build_sr([SrLesionSpec(identifier=f"L{n}") for n in range(5)], patient_id="SR-0002")
+    assert len(data) > 4096
+    _import_file(page, live_server.url, study.pk, "big.dcm", data)
+    expect(page.locator("#sr-files-error")).to_contain_text("Choose fewer files")
+    expect(page.locator("#sr-files")).to_have_attribute("aria-invalid", "true")
+    assert page.url.endswith(f"/studies/{study.pk}/import/")  # still the page, nothing sent
+    assert not Lesion.objects.filter(patient=study.patient).exists()
