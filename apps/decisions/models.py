@@ -68,7 +68,9 @@ class Decision(ClinicalRecord):
     """The board's decision on a case, with the assessment exactly as shown when it was made.
 
     Once signed it is immutable (services refuse, and a database trigger refuses UPDATE and
-    DELETE of a signed row); a change of mind is a new decision that supersedes it.
+    DELETE of a signed row); a change of mind is a new decision that supersedes it. Signing also
+    makes it tamper-evident: a SHA-256 digest of its content, chained to the decision signed
+    before it (``apps.decisions.integrity``; ``manage.py verify_decisions`` checks the chain).
     """
 
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="decisions")
@@ -100,6 +102,31 @@ class Decision(ClinicalRecord):
     supersedes = models.OneToOneField(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="superseded_by"
     )
+    # Tamper evidence (apps.decisions.integrity), set once, in the transaction that signs.
+    chain_position = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        unique=True,
+        editable=False,
+        help_text="Place in the chain of signed decisions (1, 2, …, in the order of signing).",
+    )
+    previous_digest = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        editable=False,
+        help_text=(
+            "SHA-256 digest of the signed decision before this one in the chain (empty for the "
+            "first)."
+        ),
+    )
+    signed_digest = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        editable=False,
+        help_text="SHA-256 digest of the decision's canonical content when it was signed.",
+    )
 
     class Meta:
         ordering = ["case_id", "decided_at", "id"]
@@ -121,6 +148,11 @@ class Decision(ClinicalRecord):
                 | Q(acknowledged_preliminary=True)
                 | ~Q(phenotype_snapshot__preliminary=True),
                 name="decision_preliminary_signed_knowingly",
+            ),
+            models.CheckConstraint(
+                condition=Q(chain_position__isnull=True, signed_digest="", previous_digest="")
+                | Q(chain_position__isnull=False, signed_at__isnull=False),
+                name="decision_chained_only_when_signed",
             ),
         ]
 

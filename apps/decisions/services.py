@@ -7,6 +7,11 @@ recompute can replace it until the decision commits), so the snapshot is the ass
 at that moment. A page also says which assessment it showed (``ShownAssessment``) and which
 decision stood (``base``); if either changed meanwhile, nothing is written. A signed decision is
 never edited: it is superseded by a new one.
+
+Signing appends the decision to the chain of signed decisions, in the signing transaction
+(``apps.decisions.integrity.chain_append``: its SHA-256 digest, chained to the previous one's):
+``decision_sign`` for a draft, ``decision_record(sign=True)`` for a decision inserted signed.
+These two are the only ways a decision becomes signed.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from apps.decisions import integrity
 from apps.decisions.models import Case, Decision, Meeting
 from apps.patients.locks import hold_patient
 from apps.patients.models import Patient
@@ -224,9 +230,14 @@ def decision_record(
             **values,
         )
         decision.full_clean()
+        if sign:
+            # Its digest covers its id: the id is taken before the INSERT, which writes the
+            # decision signed and chained at once (a signed row cannot be updated afterwards).
+            decision.pk = integrity.reserve_id()
+            integrity.chain_append(decision)
         try:
             with transaction.atomic():
-                decision.save()
+                decision.save(force_insert=True)
         except IntegrityError as exc:
             # The one-successor constraint: someone superseded it first.
             raise DecisionConflict(CONFLICT_MESSAGE) from exc
@@ -293,8 +304,15 @@ def decision_sign(
         raise ValidationError(refusals)
     locked.signed_at = timezone.now()
     locked.acknowledged_preliminary = preliminary
+    integrity.chain_append(locked)
     locked.save(
-        update_fields=["signed_at", "acknowledged_preliminary", "outside_meeting", "updated_at"]
+        update_fields=[
+            "signed_at",
+            "acknowledged_preliminary",
+            "outside_meeting",
+            *integrity.CHAIN_FIELDS,
+            "updated_at",
+        ]
     )
     return locked
 
