@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import jinja2
@@ -52,6 +53,7 @@ INSTALLED_APPS = [
     "pgtrigger",
     "pghistory",
     "csp",
+    "axes",
     "apps.core",
     "apps.patients",
     "apps.imaging",
@@ -72,12 +74,16 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Idle timeout and absolute lifetime of a session, before the login requirement.
+    "apps.core.sessions.SessionLimitsMiddleware",
     "apps.core.middleware.LoginRequiredMiddleware",
     "apps.core.middleware.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last (as django-axes asks): turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "netboard.urls"
@@ -203,17 +209,59 @@ def _validate_rules(overrides: dict[str, object]) -> None:
 _validate_rules(NETBOARD_RULES)
 
 # --- Auth -------------------------------------------------------------------------------------
-# Django's ModelBackend, with a user's permissions read in one query (apps/core/backends.py).
-AUTHENTICATION_BACKENDS = ["apps.core.backends.OneQueryModelBackend"]
+# The lockout check (django-axes), then Django's ModelBackend with a user's permissions read in
+# one query (apps/core/backends.py).
+AUTHENTICATION_BACKENDS = [
+    "apps.core.backends.LockoutBackend",
+    "apps.core.backends.OneQueryModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "apps.core.passwords.DemoPasswordValidator"},
 ]
+# The published demo password (apps/demo) signs in only while DJANGO_DEBUG=1 (fixed at start-up:
+# apps/core/passwords.py).
+NETBOARD_DEMO_SIGNIN = DEBUG
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+
+# Client addresses: the number of reverse proxies in front of NETboard that append to
+# X-Forwarded-For (0: none, the connection's address is the client's). Used by the sign-in
+# lockout per address and the API's rate limits alike (apps/core/signin.py, client_address).
+NETBOARD_TRUSTED_PROXIES = env_int("NETBOARD_TRUSTED_PROXIES", default=0)
+
+# Sign-in lockout (django-axes, apps/core/signin.py): this many failures for one user name, or
+# from one address, each within the lockout time of the previous one, lock that name or address
+# for the lockout time (counted from the last attempt) or until an administrator unlocks.
+NETBOARD_SIGNIN_FAILURE_LIMIT = env_int("NETBOARD_SIGNIN_FAILURE_LIMIT", default=5, minimum=1)
+NETBOARD_SIGNIN_LOCKOUT_SECONDS = env_int(
+    "NETBOARD_SIGNIN_LOCKOUT_SECONDS", default=15 * 60, minimum=60
+)
+AXES_ENABLED = True
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"  # attempts kept in PostgreSQL
+AXES_FAILURE_LIMIT = NETBOARD_SIGNIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(seconds=NETBOARD_SIGNIN_LOCKOUT_SECONDS)
+# Two separate parameters: either one reaching the limit locks (not their combination).
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "apps.core.signin.client_address"
+AXES_LOCKOUT_CALLABLE = "apps.core.signin.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+# Sign-ins, failures, lockouts and unlocks are in core.SecurityEvent; axes keeps only the
+# attempts that count toward a lockout.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = False
+# apps/core/admin.py shows the attempts, with an audited unlock; axes' own admin would delete
+# them unaudited.
+AXES_ENABLE_ADMIN = False
+AXES_VERBOSE = False
 
 # --- Internationalisation ---------------------------------------------------------------------
 LANGUAGE_CODE = "en-gb"
@@ -281,6 +329,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "apps.core.problems.problem_exception_handler",
     "DEFAULT_VERSIONING_CLASS": None,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # The client address for the per-address rate limit: as the sign-in lockout's.
+    "NUM_PROXIES": NETBOARD_TRUSTED_PROXIES,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "NETboard API",
@@ -303,8 +353,17 @@ SPECTACULAR_SETTINGS = {
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-SESSION_COOKIE_HTTPONLY = True
+# Sessions (apps/core/sessions.py): database sessions that know their user (so a user can be
+# signed out everywhere), signed out after NETBOARD_SESSION_IDLE_SECONDS without activity and
+# SESSION_COOKIE_AGE after signing in, however active.
+SESSION_ENGINE = "apps.core.sessions"
 SESSION_COOKIE_AGE = env_int("DJANGO_SESSION_AGE_SECONDS", default=8 * 3600, minimum=60)
+NETBOARD_SESSION_IDLE_SECONDS = env_int(
+    "NETBOARD_SESSION_IDLE_SECONDS", default=15 * 60, minimum=60
+)
+SESSION_SAVE_EVERY_REQUEST = False
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
 # Container and load-balancer health checks speak plain http inside the network.
 SECURE_REDIRECT_EXEMPT = [r"^health/$"]
@@ -354,5 +413,8 @@ LOGGING = {
         # and attribute values): warnings only.
         "highdicom": {"level": "WARNING"},
         "pydicom": {"level": "WARNING"},
+        # django-axes logs every sign-in at INFO; failures and lockouts (names and addresses
+        # masked) at WARNING. Sign-ins are in the security log (core.SecurityEvent).
+        "axes": {"level": "WARNING"},
     },
 }

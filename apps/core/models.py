@@ -1,4 +1,5 @@
-"""Shared records: API tokens for hospital systems and the append-only access log."""
+"""Shared records: API tokens for hospital systems, the append-only access and security logs,
+and browser sessions that know their user."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pghistory
 import pghistory.trigger
 import pgtrigger
 from django.conf import settings
+from django.contrib.sessions.base_session import AbstractBaseSession
 from django.core.exceptions import ImproperlyConfigured
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
@@ -158,3 +160,60 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"idempotency key of user {self.user_id}"
+
+
+class SecurityEventKind(models.TextChoices):
+    SIGNIN = "signin", "signed in"
+    SIGNIN_FAILED = "signin_failed", "sign-in failed"
+    LOCKOUT = "lockout", "locked out"
+    UNLOCK = "unlock", "unlocked"
+    SIGNOUT = "signout", "signed out"
+    SIGNOUT_EVERYWHERE = "signout_everywhere", "signed out everywhere"
+    PASSWORD_CHANGED = "password_changed", "password changed"
+    ROLE_CHANGED = "role_changed", "role changed"
+    DEACTIVATED = "deactivated", "deactivated"
+
+
+@pgtrigger.register(
+    pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete)
+)
+class SecurityEvent(models.Model):
+    """Sign-ins, failed sign-ins, lockouts, unlocks, sign-outs and account changes that end
+    sessions (apps/core/signin.py). Never a password.
+
+    No foreign keys, as AccessEvent: deleting a user must never touch this append-only table.
+    `username` is the name as typed for a failed sign-in (it may name no user), `user_id` the
+    user's id when there is one; `actor` whoever did it to them (an administrator), if not they.
+    """
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    kind = models.CharField(max_length=32, choices=SecurityEventKind.choices)
+    username = models.CharField(max_length=150, blank=True)
+    user_id = models.BigIntegerField(null=True)
+    ip_address = models.GenericIPAddressField(null=True)
+    actor = models.CharField(max_length=150, blank=True)
+    detail = models.CharField(max_length=255, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["username", "-at"])]
+
+    def __str__(self) -> str:
+        return f"{self.username} {self.kind} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class UserSession(AbstractBaseSession):
+    """A browser session (Django's database session) with the id of its signed-in user, so a
+    user's sessions can all be ended at once (apps/core/sessions.py, `user_sessions_end`)."""
+
+    user_id = models.BigIntegerField(null=True, db_index=True)
+
+    class Meta(AbstractBaseSession.Meta):
+        verbose_name = "session"
+
+    @classmethod
+    def get_session_store_class(cls) -> type:
+        from apps.core.sessions import SessionStore
+
+        return SessionStore

@@ -3,7 +3,7 @@
 reader       enters and edits imaging data (patients' studies, lesions, observations)
 clinician    views everything clinical, records decisions
 coordinator  manages meetings and their cases
-auditor      reads the audit trail (history and access events)
+auditor      reads the audit trail (history, access and security events)
 admin        everything
 """
 
@@ -24,7 +24,7 @@ CLINICAL_MODELS = {
     "decisions": ["meeting", "case", "decision"],
     "scoring": ["phenotypeassessment"],
 }
-AUDIT_MODELS = {"core": ["accessevent"]}
+AUDIT_MODELS = {"core": ["accessevent", "securityevent"]}
 
 
 def _perms(models: dict[str, list[str]], actions: tuple[str, ...]) -> set[tuple[str, str]]:
