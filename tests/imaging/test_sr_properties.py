@@ -456,14 +456,18 @@ def test_a_number_too_large_to_hold_is_a_400_naming_the_file(reader, spec) -> No
 def test_a_nul_in_a_tracking_identifier_is_not_a_500(reader) -> None:  # type: ignore[no-untyped-def]
     """A damaged (or non-conformant: UT has no NUL) identifier: PostgreSQL cannot store a NUL."""
     data = build_sr([SrLesionSpec(identifier="Liver\x004")], patient_id=MRN)
-    _import(reader, data)  # 200 (the NUL dropped) or a 400 naming the file: not a 500
+    response, study, _written = _import(reader, data)
+    assert response.status_code == 200, response.content  # the NUL dropped
+    assert Lesion.objects.get(patient=study.patient).label == "Liver4"
 
 
 def test_a_tracking_uid_longer_than_64_characters_is_not_a_500(reader) -> None:  # type: ignore[no-untyped-def]
     """UI values are at most 64 characters; a longer one (non-conformant) must not reach the
     database's varchar(64)."""
     data = build_sr([SrLesionSpec(tracking_uid="1.2." + "3" * 70)], patient_id=MRN)
-    _import(reader, data)
+    response, _study, _written = _import(reader, data)
+    assert response.status_code == 400
+    assert "longer than 64 characters" in str(response.json()["errors"])
 
 
 def test_one_tracked_lesion_in_two_measurement_groups_is_not_the_databases_refusal(
