@@ -54,6 +54,9 @@ INSTALLED_APPS = [
     "pghistory",
     "csp",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "apps.core",
     "apps.patients",
     "apps.imaging",
@@ -74,9 +77,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): whether this session passed the second factor (django-otp).
+    "django_otp.middleware.OTPMiddleware",
     # Idle timeout and absolute lifetime of a session, before the login requirement.
     "apps.core.sessions.SessionLimitsMiddleware",
     "apps.core.middleware.LoginRequiredMiddleware",
+    # A session whose user must use two-factor sign-in but has not is signed out.
+    "apps.core.mfa.MfaRequiredMiddleware",
     "apps.core.middleware.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -229,6 +236,31 @@ AUTH_PASSWORD_VALIDATORS = [
 # apps/core/passwords.py).
 NETBOARD_DEMO_SIGNIN = DEBUG
 LOGIN_URL = "login"
+# Two-factor sign-in (django-otp, apps/core/mfa.py): users in these roles ("staff": anyone who
+# may use the Django admin) must enrol an authenticator app at their first sign-in and give a
+# code at every sign-in; anyone else may enrol and then must too. None by default while
+# DJANGO_DEBUG=1, so the demo of `make run` works at once without a phone.
+# "none": no role must (anyone may still enrol).
+NETBOARD_MFA_REQUIRED_ROLES = [
+    role
+    for role in env_list(
+        "NETBOARD_MFA_REQUIRED_ROLES", default=[] if DEBUG else ["admin", "clinician", "staff"]
+    )
+    if role != "none"
+]
+_MFA_ROLES = {"reader", "clinician", "coordinator", "auditor", "admin", "staff"}
+if set(NETBOARD_MFA_REQUIRED_ROLES) - _MFA_ROLES:
+    raise ImproperlyConfigured(
+        "NETBOARD_MFA_REQUIRED_ROLES: unknown role(s) "
+        f"{', '.join(sorted(set(NETBOARD_MFA_REQUIRED_ROLES) - _MFA_ROLES))}; "
+        f"choose from {', '.join(sorted(_MFA_ROLES))}."
+    )
+OTP_TOTP_ISSUER = "NETboard"
+# Each wrong code doubles the wait before the device accepts another (1 s, 2 s, 4 s...), on top
+# of the sign-in lockout, which counts wrong codes as failed sign-ins.
+OTP_TOTP_THROTTLE_FACTOR = 1
+OTP_STATIC_THROTTLE_FACTOR = 1
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 

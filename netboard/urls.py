@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from apps.core import audit_views, mfa_views
 from apps.core import views as core_views
 
 # The API and FHIR first: Django tries the patterns in order, and every include tried and
@@ -13,11 +14,16 @@ urlpatterns = [
     path("health/", core_views.health, name="health"),
     path("favicon.ico", core_views.favicon),
     path("help/grading/", core_views.help_grading, name="help-grading"),
+    path("audit/", audit_views.audit_log, name="audit-log"),
     path("", include("apps.patients.urls")),
     path("", include("apps.imaging.urls")),
     path("", include("apps.decisions.urls")),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", mfa_views.SignInView.as_view(), name="login"),
+    path("accounts/login/code/", mfa_views.verify, name="mfa-verify"),
+    path("accounts/two-factor/enrol/", mfa_views.enrol, name="mfa-enrol"),
+    path("accounts/two-factor/", mfa_views.settings_page, name="mfa-settings"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/login/", mfa_views.admin_login),
     path("admin/", admin.site.urls),
 ]
 

@@ -8,6 +8,15 @@ from django.db import connection
 from django.http import HttpRequest
 from django.utils import timezone
 
+# Reads that take a patient's data out of NETboard (a printout, a file, a FHIR bundle): the
+# auditor page lists them under "Exports" (apps/core/audit_views.py).
+EXPORT_ACTIONS = {
+    "view_case_summary": "Case summary (printable)",
+    "fhir_read:everything": "FHIR bundle ($everything)",
+    "study_sr_export": "DICOM SR file (study page)",
+    "api_read:export_sr": "DICOM SR file (API)",
+}
+
 
 def record_access(request: HttpRequest, patient_ids: Iterable[int], action: str) -> None:
     """Write one access event per patient shown, in one INSERT for the lot (a page of 100

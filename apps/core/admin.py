@@ -2,15 +2,18 @@ from axes.models import AccessAttempt
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from apps.core.access import record_access
+from apps.core.mfa import mfa_reset
 from apps.core.models import AccessEvent, ApiToken, SecurityEvent
 from apps.core.signin import sign_out_everywhere, signin_unlock
 
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ["name", "user", "created_at", "last_used_at", "revoked_at"]
+    list_display = ["name", "user", "created_at", "last_used_at", "expires_at", "revoked_at"]
     readonly_fields = ["name", "user", "created_at", "last_used_at"]
 
     def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
@@ -95,15 +98,19 @@ class SignInLockoutAdmin(admin.ModelAdmin):
 
 User = get_user_model()
 admin.site.unregister(User)
+# django-otp's device admins would let keys and recovery codes be edited unaudited: devices are
+# managed by their users (enrolment) and reset by the audited action below.
+admin.site.unregister(TOTPDevice)
+admin.site.unregister(StaticDevice)
 
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
-    """Django's user admin, with "Sign out everywhere" and "Unlock sign-in". Changing a
-    user's password, groups (their role) or deactivating them also signs them out everywhere
-    (apps/core/signin.py)."""
+    """Django's user admin, with "Sign out everywhere", "Unlock sign-in" and "Reset two-factor
+    sign-in". Changing a user's password, groups (their role) or deactivating them also signs
+    them out everywhere (apps/core/signin.py)."""
 
-    actions = ["sign_out_everywhere", "unlock_sign_in"]
+    actions = ["sign_out_everywhere", "unlock_sign_in", "reset_two_factor"]
 
     @admin.action(description="Sign out everywhere", permissions=["change"])
     def sign_out_everywhere(self, request, queryset):  # type: ignore[no-untyped-def]
@@ -122,6 +129,18 @@ class UserAdmin(DjangoUserAdmin):
             signin_unlock(username=user.get_username(), by=by)
         self.message_user(
             request, f"Sign-in unlocked for {queryset.count()} user(s).", messages.SUCCESS
+        )
+
+    @admin.action(description="Reset two-factor sign-in (lost device)", permissions=["change"])
+    def reset_two_factor(self, request, queryset):  # type: ignore[no-untyped-def]
+        by = request.user.get_username()
+        for user in queryset:
+            mfa_reset(user=user, by=by)
+        self.message_user(
+            request,
+            f"Two-factor sign-in reset for {queryset.count()} user(s): they set it up again at "
+            "their next sign-in.",
+            messages.SUCCESS,
         )
 
 

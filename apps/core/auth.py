@@ -39,6 +39,11 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
             _count_failed_attempt(request)
             raise exceptions.AuthenticationFailed("Invalid or revoked token.")
         now = timezone.now()
+        if token.expires_at is not None and token.expires_at <= now:
+            _count_failed_attempt(request)
+            raise exceptions.AuthenticationFailed(
+                f"Token expired at {token.expires_at:%Y-%m-%d %H:%M} UTC; ask for a new one."
+            )
         if token.last_used_at is None or now - token.last_used_at > _LAST_USED_RESOLUTION:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         pghistory.context(api_system=token.name, user=token.user_id, username=token.user.username)

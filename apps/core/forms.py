@@ -149,14 +149,15 @@ class ApiForm(forms.Form):
             instance=self.instance, data=self._submitted(), context=self.context
         )
         # An empty box for a required date, number or choice means "not given": let the
-        # serializer say "This field is required." rather than "wrong format".
+        # serializer say "This field is required." rather than "wrong format". An optional
+        # choice left at "Not recorded" is null, as in the API (an empty string is no code).
         for name, field in serializer.fields.items():
-            if (
-                field.required
-                and not isinstance(field, serializers.CharField)
-                and serializer.initial_data.get(name) == ""
-            ):
+            if serializer.initial_data.get(name) != "" or isinstance(field, serializers.CharField):
+                continue
+            if field.required:
                 serializer.initial_data.pop(name)
+            elif isinstance(field, serializers.ChoiceField) and field.allow_null:
+                serializer.initial_data[name] = None
         if serializer.is_valid():
             self._serializer = serializer
             self.cleaned_data = dict(serializer.validated_data)

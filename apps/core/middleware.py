@@ -45,14 +45,19 @@ class LoginRequiredMiddleware(auth_middleware.LoginRequiredMiddleware):
         view_args: Any,
         view_kwargs: Any,
     ) -> HttpResponse | None:
-        view_class = getattr(view_func, "cls", None)
-        if (
-            isinstance(view_class, type)
-            and issubclass(view_class, APIView)
-            and not any(issubclass(r, TemplateHTMLRenderer) for r in view_class.renderer_classes)
-        ):
+        if is_json_api_view(view_func):
             return None  # JSON API: DRF answers 401 (HTML pages such as the API docs redirect)
         return super().process_view(request, view_func, view_args, view_kwargs)
+
+
+def is_json_api_view(view_func: Callable[..., Any]) -> bool:
+    """A DRF view answering JSON (not an HTML page such as the API docs)."""
+    view_class = getattr(view_func, "cls", None)
+    return (
+        isinstance(view_class, type)
+        and issubclass(view_class, APIView)
+        and not any(issubclass(r, TemplateHTMLRenderer) for r in view_class.renderer_classes)
+    )
 
 
 class AuditContextMiddleware(HistoryMiddleware):

@@ -40,6 +40,8 @@ class ApiToken(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Optional: after this the key is refused ("expired"), as if revoked.
+    expires_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
 
     objects = ApiTokenQuerySet.as_manager()
@@ -172,14 +174,20 @@ class SecurityEventKind(models.TextChoices):
     PASSWORD_CHANGED = "password_changed", "password changed"
     ROLE_CHANGED = "role_changed", "role changed"
     DEACTIVATED = "deactivated", "deactivated"
+    MFA_ENROLLED = "mfa_enrolled", "two-factor enrolled"
+    MFA_FAILED = "mfa_failed", "two-factor code wrong"
+    MFA_RESET = "mfa_reset", "two-factor reset"
+    RECOVERY_CODE_USED = "recovery_code_used", "recovery code used"
+    RECOVERY_CODES_RENEWED = "recovery_codes_renewed", "recovery codes renewed"
 
 
 @pgtrigger.register(
     pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete)
 )
 class SecurityEvent(models.Model):
-    """Sign-ins, failed sign-ins, lockouts, unlocks, sign-outs and account changes that end
-    sessions (apps/core/signin.py). Never a password.
+    """Sign-ins, failed sign-ins, lockouts, unlocks, sign-outs, account changes that end
+    sessions (apps/core/signin.py) and two-factor enrolment, failures and resets
+    (apps/core/mfa.py). Never a password, a code or a key.
 
     No foreign keys, as AccessEvent: deleting a user must never touch this append-only table.
     `username` is the name as typed for a failed sign-in (it may name no user), `user_id` the

@@ -121,7 +121,13 @@ def on_signed_in(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) ->
         return
     if hasattr(request, "session"):
         session_start(request)
-    record(SecurityEventKind.SIGNIN, username=user.get_username(), user_id=user.pk, request=request)
+    record(
+        SecurityEventKind.SIGNIN,
+        username=user.get_username(),
+        user_id=user.pk,
+        detail=getattr(request, "netboard_signin_factor", "password only"),
+        request=request,
+    )
 
 
 def on_signed_out(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
@@ -152,8 +158,9 @@ def on_signin_failed(
         else None
     )
     refused = getattr(request, "netboard_locked_refused", False)
+    wrong_code = getattr(request, "netboard_wrong_code", False)  # apps/core/mfa_views.py
     record(
-        SecurityEventKind.SIGNIN_FAILED,
+        SecurityEventKind.MFA_FAILED if wrong_code else SecurityEventKind.SIGNIN_FAILED,
         username=typed,
         user_id=user_id,
         detail="refused: locked out" if refused else "",

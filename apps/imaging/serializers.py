@@ -79,6 +79,9 @@ class ObservationSerializer(ClinicalRecordSerializer):
             "krenning_visual": {"min_value": 0, "max_value": 4},
             "krenning_min": {"min_value": 0, "max_value": 4},
             "krenning_max": {"min_value": 0, "max_value": 4},
+            # null means "not recorded"; an empty string is not a code.
+            "fdg_visual": {"allow_blank": False},
+            "fdg_vs_sstr": {"allow_blank": False},
         }
 
     def _uptake(self, obs: Observation) -> Any:

@@ -75,6 +75,9 @@ class PathologySerializer(ClinicalRecordSerializer):
         extra_kwargs = {
             "ki67_percent": {"min_value": 0, "max_value": 100},
             "mitotic_count": {"min_value": 0},
+            # null means "not recorded"; an empty string is not a code.
+            "who_grade": {"allow_blank": False},
+            "differentiation": {"allow_blank": False},
         }
 
 

@@ -227,3 +227,33 @@ def test_out_of_range_decimals_and_dates_are_refused(
     assert response.status_code == 400, response.content
     assert field in response.json()["errors"]
     assert count(resource) == before
+
+
+# Codes whose "not recorded" is null. Bug: an empty string was accepted for the pathology ones
+# and broke the database's check constraint (a 409 "conflicts with another record").
+EMPTY_CODES = [
+    ("patients", "histology"),
+    ("patients", "ppgl_cluster"),
+    ("pathology", "who_grade"),
+    ("pathology", "differentiation"),
+    ("observations", "fdg_visual"),
+    ("observations", "fdg_vs_sstr"),
+]
+
+
+@pytest.mark.parametrize(("resource", "field"), EMPTY_CODES)
+def test_an_empty_code_is_a_400_naming_it_and_null_means_not_recorded(
+    token_client: Callable[..., APIClient], world: dict[str, Any], resource: str, field: str
+) -> None:
+    client = token_client("admin")
+    before = count(resource)
+    body = {**valid_body(resource, world), field: ""}
+    response = client.post(f"/api/v1/{resource}/", body, format="json")
+    assert response.status_code == 400, response.content
+    assert field in response.json()["errors"]
+    assert count(resource) == before
+    created = client.post(
+        f"/api/v1/{resource}/", {**valid_body(resource, world), field: None}, format="json"
+    )
+    assert created.status_code == 201, created.content
+    assert created.json()[field] is None

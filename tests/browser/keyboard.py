@@ -20,6 +20,26 @@ def log_in(page: Any, base: str, username: str, password: str = TEST_PASSWORD) -
     page.wait_for_url(base + "/")
 
 
+def type_credentials(page: Any, username: str, password: str = TEST_PASSWORD) -> None:
+    """On a login page: the username box has the focus; type, Tab, password, Enter, and wait
+    for the page the sign-in leads to."""
+    page.wait_for_selector("#id_username:focus")
+    page.keyboard.type(username)
+    page.keyboard.press("Tab")
+    page.keyboard.type(password)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+
+
+def type_sign_in(
+    page: Any, base: str, username: str, password: str = TEST_PASSWORD, next_path: str = ""
+) -> None:
+    """Open the login page (with ?next=) and sign in by keyboard, as log_in does, without
+    expecting where it leads (a code page, a lockout, the page asked for)."""
+    page.goto(base + "/accounts/login/" + (f"?next={next_path}" if next_path else ""))
+    type_credentials(page, username, password)
+
+
 def tab_out(page: Any) -> None:
     """Tab to the next field. A date input takes more than one Tab to leave in Chromium (its
     segments and calendar button), so press Tab until the focus is on another element."""

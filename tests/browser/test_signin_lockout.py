@@ -15,22 +15,11 @@ from apps.core.models import SecurityEvent
 from tests.factories import UserFactory
 
 from .conftest import ARTIFACTS
-from .keyboard import TEST_PASSWORD
+from .keyboard import TEST_PASSWORD, type_sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 LOCKED = "Too many failed sign-ins: try again in 15 minutes or ask an administrator to unlock."
-
-
-def type_sign_in(page: Any, base: str, username: str, password: str) -> None:
-    """As log_in does, by keyboard: the username box has the focus; Tab, password, Enter."""
-    page.goto(base + "/accounts/login/")
-    page.wait_for_selector("#id_username:focus")
-    page.keyboard.type(username)
-    page.keyboard.press("Tab")
-    page.keyboard.type(password)
-    with page.expect_navigation():
-        page.keyboard.press("Enter")
 
 
 def test_five_wrong_passwords_lock_the_sign_in(

@@ -49,6 +49,7 @@ def run_manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[s
         ({**PRODUCTION, "DJANGO_ALLOWED_HOSTS": ""}, "DJANGO_ALLOWED_HOSTS is required"),
         ({"DATABASE_CONN_MAX_AGE": "forever"}, "DATABASE_CONN_MAX_AGE must be a whole number"),
         ({"DJANGO_LOG_LEVEL": "LOUD"}, "DJANGO_LOG_LEVEL must be"),
+        ({"NETBOARD_MFA_REQUIRED_ROLES": "admin,nurse"}, "NETBOARD_MFA_REQUIRED_ROLES: unknown"),
     ],
 )
 def test_bad_settings_fail_at_start_naming_the_variable(env: dict[str, str], message: str) -> None:
@@ -85,3 +86,23 @@ def test_production_switches_on_secure_cookies_hsts_ssl_and_csp() -> None:
     assert result.stdout.split() == ["True"] * 5, result.stderr
     debug = run_manage({"DJANGO_DEBUG": "1"}, "shell", "--no-imports", "-c", code)
     assert debug.stdout.split()[:4] == ["False"] * 4
+
+
+def test_two_factor_roles_default_by_mode_and_none_means_none() -> None:
+    code = "from django.conf import settings as s; print(','.join(s.NETBOARD_MFA_REQUIRED_ROLES))"
+    production = run_manage(PRODUCTION, "shell", "--no-imports", "-c", code)
+    assert production.stdout.strip() == "admin,clinician,staff", production.stderr
+    debug = run_manage({"DJANGO_DEBUG": "1"}, "shell", "--no-imports", "-c", code)
+    assert debug.stdout.strip() == "", debug.stderr
+    empty = run_manage(
+        {**PRODUCTION, "NETBOARD_MFA_REQUIRED_ROLES": ""}, "shell", "--no-imports", "-c", code
+    )
+    assert empty.stdout.strip() == "admin,clinician,staff", "empty is the default, not none"
+    none = run_manage(
+        {**PRODUCTION, "NETBOARD_MFA_REQUIRED_ROLES": "none"}, "shell", "--no-imports", "-c", code
+    )
+    assert none.stdout.strip() == "", none.stderr
+    chosen = run_manage(
+        {"NETBOARD_MFA_REQUIRED_ROLES": "reader, auditor"}, "shell", "--no-imports", "-c", code
+    )
+    assert chosen.stdout.strip() == "reader,auditor", chosen.stderr

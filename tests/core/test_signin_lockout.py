@@ -248,12 +248,19 @@ def test_the_api_token_is_not_concerned(client: Client, token_client: Any) -> No
 
 
 def test_the_admin_login_is_locked_too(client: Client) -> None:
+    """The admin signs in through NETboard's login (apps/core/mfa_views.admin_login): its own
+    password-only form is not reachable, so the lockout covers it."""
     UserFactory(username="ken", is_superuser=True)
+    posted = client.post("/admin/login/", {"username": "ken", "password": PASSWORD})
+    assert posted.status_code == 302 and posted.url.startswith(LOGIN)
+    assert "_auth_user_id" not in client.session, "the admin's form signs no one in"
     for _ in range(5):
-        client.post("/admin/login/", {"username": "ken", "password": "wrong-password"})
-    response = client.post("/admin/login/", {"username": "ken", "password": PASSWORD})
-    assert response.status_code == 429
-    assert LOCKED in response.content.decode()
+        sign_in(client, "ken", "wrong-password")
+    response = client.get("/admin/login/?next=/admin/", follow=True)
+    assert response.redirect_chain[-1][0].startswith(LOGIN)
+    refused = sign_in(client, "ken", PASSWORD)
+    assert refused.status_code == 429
+    assert LOCKED in refused.content.decode()
 
 
 @pytest.mark.parametrize(

@@ -64,3 +64,42 @@ def test_a_revoked_name_can_be_issued_again_with_a_new_key() -> None:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {second}")
     assert client.get("/api/v1/patients/").status_code == 200
+
+
+def test_a_key_with_an_expiry_works_until_then_and_is_refused_after() -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    err = StringIO()
+    out = StringIO()
+    call_command("create_api_token", "lab", "--expires-in-days", "30", stdout=out, stderr=err)
+    key = out.getvalue().strip().splitlines()[-1]
+    token = ApiToken.objects.get(name="lab")
+    assert timedelta(days=29, hours=23) < token.expires_at - timezone.now() <= timedelta(days=30)
+    assert "expires " in err.getvalue()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert client.get("/api/v1/patients/").status_code == 200
+    ApiToken.objects.filter(pk=token.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    response = client.get("/api/v1/patients/")
+    assert response.status_code == 401
+    assert response["Content-Type"] == "application/problem+json"
+    assert "Token expired at" in response.json()["detail"]
+
+
+def test_a_key_without_expiry_never_expires_and_a_bad_expiry_is_refused() -> None:
+    create("ris")
+    assert ApiToken.objects.get(name="ris").expires_at is None
+    with pytest.raises(CommandError, match="--expires-in-days must be 1 or more"):
+        create("ris2", "--expires-in-days", "0")
+    assert not ApiToken.objects.filter(name="ris2").exists()
+
+
+def test_last_used_at_is_set_by_a_request() -> None:
+    key = create("his")
+    assert ApiToken.objects.get(name="his").last_used_at is None
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    client.get("/api/v1/patients/")
+    assert ApiToken.objects.get(name="his").last_used_at is not None

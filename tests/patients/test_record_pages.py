@@ -310,6 +310,27 @@ def test_an_edit_without_a_version_is_refused(reader: Client) -> None:
 # --- pathology and tumour markers ------------------------------------------------------------
 
 
+def test_a_pathology_report_with_grade_and_differentiation_not_recorded_is_saved(
+    reader: Client,
+) -> None:
+    """Bug (found by the idle-timeout browser test): the form's "Not recorded" options send ""
+    for WHO grade and differentiation, which reached the database as "" and broke its check
+    constraint (shown as "another record conflicts with it"). Not recorded is null."""
+    patient = PatientFactory()
+    values = {
+        "reported_on": "2024-05-06",
+        "specimen_site": "",
+        "who_grade": "",
+        "ki67_percent": "12",
+        "mitotic_count": "",
+        "differentiation": "",
+    }
+    response = reader.post(f"/patients/{patient.pk}/pathology/new/", values)
+    assert response.status_code == 302
+    report = Pathology.objects.get(patient=patient)
+    assert (report.who_grade, report.differentiation) == (None, None)
+
+
 def test_add_edit_and_delete_a_pathology_report(reader: Client) -> None:
     patient = PatientFactory()
     elsewhere = PatientFactory()
