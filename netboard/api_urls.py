@@ -11,6 +11,7 @@ from apps.core.api import AccessEventViewSet
 from apps.core.audit_api import AuditViewSet
 from apps.decisions.api import DecisionViewSet, MeetingViewSet
 from apps.imaging.api import DicomSrViewSet, LesionViewSet, ObservationViewSet, StudyViewSet
+from apps.outcomes.api import FollowUpViewSet, SurvivalView
 from apps.patients.api import (
     BiomarkerViewSet,
     PathologyViewSet,
@@ -29,10 +30,12 @@ router.register("observations", ObservationViewSet, basename="observation")
 router.register("dicom-sr", DicomSrViewSet, basename="dicom-sr")
 router.register("meetings", MeetingViewSet, basename="meeting")
 router.register("decisions", DecisionViewSet, basename="decision")
+router.register("follow-ups", FollowUpViewSet, basename="follow-up")
 router.register("access-events", AccessEventViewSet, basename="access-event")
 router.register("audit", AuditViewSet, basename="audit")
 
 urlpatterns = [
+    path("analytics/survival/", SurvivalView.as_view(), name="analytics-survival"),
     path("", include(router.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script as a file: no inline script (CSP).

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "apps.imaging",
     "apps.scoring",
     "apps.decisions",
+    "apps.outcomes",
     "apps.fhir",
     "apps.demo",
 ]
@@ -199,6 +200,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "purge-idempotency-keys": {"task": "core.purge_idempotency_keys", "schedule": 3600.0},
 }
+
+# Survival analytics (apps/outcomes/survival.py): below this many patients in a group the
+# curves are shown but no log-rank test is computed.
+NETBOARD_SURVIVAL_MIN_GROUP = env_int("NETBOARD_SURVIVAL_MIN_GROUP", default=10, minimum=2)
 
 # --- Clinical rules (DOMAIN.md §10) -----------------------------------------------------------
 NETBOARD_RULES = env_json_object("NETBOARD_RULES")

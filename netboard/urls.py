@@ -18,6 +18,7 @@ urlpatterns = [
     path("", include("apps.patients.urls")),
     path("", include("apps.imaging.urls")),
     path("", include("apps.decisions.urls")),
+    path("", include("apps.outcomes.urls")),
     path("accounts/login/", mfa_views.SignInView.as_view(), name="login"),
     path("accounts/login/code/", mfa_views.verify, name="mfa-verify"),
     path("accounts/two-factor/enrol/", mfa_views.enrol, name="mfa-enrol"),

@@ -15,6 +15,7 @@ EXPORT_ACTIONS = {
     "fhir_read:everything": "FHIR bundle ($everything)",
     "study_sr_export": "DICOM SR file (study page)",
     "api_read:export_sr": "DICOM SR file (API)",
+    "export:survival_csv": "Survival curves CSV (every patient of the cohort analysed)",
 }
 
 

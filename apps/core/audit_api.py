@@ -31,6 +31,7 @@ RESOURCES = {
     "meetings": "decisions.Meeting",
     "cases": "decisions.Case",
     "decisions": "decisions.Decision",
+    "follow-ups": "outcomes.FollowUp",
 }
 _RESOURCE_OF = {label: name for name, label in RESOURCES.items()}
 

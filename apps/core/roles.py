@@ -1,9 +1,11 @@
 """The roles of NETboard as Django groups, with the model permissions each one holds.
 
-reader       enters and edits imaging data (patients' studies, lesions, observations)
-clinician    views everything clinical, records decisions
+reader       enters and edits imaging data (patients' studies, lesions, observations) and
+             the clinical record (follow-up records included)
+clinician    views everything clinical, records decisions, reads the survival analytics
 coordinator  manages meetings and their cases
-auditor      reads the audit trail (history, access and security events)
+auditor      reads the audit trail (history, access and security events) and the survival
+             analytics
 admin        everything
 """
 
@@ -23,6 +25,7 @@ CLINICAL_MODELS = {
     "imaging": ["lesion", "imagingstudy", "observation"],
     "decisions": ["meeting", "case", "decision"],
     "scoring": ["phenotypeassessment"],
+    "outcomes": ["followup"],
 }
 AUDIT_MODELS = {"core": ["accessevent", "securityevent"]}
 
@@ -39,6 +42,8 @@ def _perms(models: dict[str, list[str]], actions: tuple[str, ...]) -> set[tuple[
 # Asking for a fresh computation changes no data: every role that works with patients may.
 _VIEW_CLINICAL = _perms(CLINICAL_MODELS, ("view",))
 _RECOMPUTE = {("scoring", "recompute_phenotypeassessment")}
+# The survival analytics (cohort figures, no patient named): clinicians and auditors.
+_SURVIVAL = {("outcomes", "view_survival")}
 ROLE_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
     READER: _VIEW_CLINICAL
     | _RECOMPUTE
@@ -46,14 +51,18 @@ ROLE_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
         {
             "patients": CLINICAL_MODELS["patients"],
             "imaging": CLINICAL_MODELS["imaging"],
+            "outcomes": CLINICAL_MODELS["outcomes"],
         },
         ("add", "change", "delete"),
     ),
-    CLINICIAN: _VIEW_CLINICAL | _RECOMPUTE | _perms({"decisions": ["decision"]}, ("add",)),
+    CLINICIAN: _VIEW_CLINICAL
+    | _RECOMPUTE
+    | _SURVIVAL
+    | _perms({"decisions": ["decision"]}, ("add",)),
     COORDINATOR: _VIEW_CLINICAL
     | _RECOMPUTE
     | _perms({"decisions": ["meeting", "case"]}, ("add", "change", "delete")),
-    AUDITOR: _VIEW_CLINICAL | _perms(AUDIT_MODELS, ("view",)),
+    AUDITOR: _VIEW_CLINICAL | _SURVIVAL | _perms(AUDIT_MODELS, ("view",)),
 }
 
 

@@ -78,9 +78,12 @@ def support_view(timepoint: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
-def assessment_view(phenotype: dict[str, Any], response: dict[str, Any]) -> dict[str, Any]:
+def assessment_view(
+    phenotype: dict[str, Any], response: dict[str, Any], agent: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The parts of a phenotype and response body that the meeting pages show, for the current
-    assessment and for a decision's snapshot alike."""
+    assessment and for a decision's snapshot alike. ``agent``: the PPGL agent choice as
+    ``apps.patients.agent_choice`` shows it, of the same assessment or snapshot (or None)."""
     recist = response.get("recist") or []
     percist = response.get("percist") or []
     return {
@@ -95,4 +98,5 @@ def assessment_view(phenotype: dict[str, Any], response: dict[str, Any]) -> dict
         "alerts": response.get("dual_tracer_alerts") or [],
         "recist": recist[-1] if recist else None,
         "percist": percist[-1] if percist else None,
+        "agent": agent,
     }

@@ -2,9 +2,12 @@
 
 Between them the patients show every NETPET grade (P0, P1, P2a/b, P3a/b, P4a/b, P5), each
 Karfis group, each Zidan group, post-177Lu SPECT after each PRRT cycle, a relapse with a new
-FDG-positive/SSTR-negative lesion, and CT follow-up. Reference uptake is the same on every study
+FDG-positive/SSTR-negative lesion, CT follow-up, and the PPGL agent choice (§11): tandem
+177Lu-DOTATATE and 131I-MIBG (DEMO-0014), 177Lu-DOTATATE with a negative MIBG scan in an SDHB
+carrier (DEMO-0015, and DEMO-0013). Reference uptake is the same on every study of a kind
 so the grades can be checked by hand: SSTR blood pool 1.5, liver 6.0, spleen 18.0 (Krenning
-bands <1.35, <=1.65, <=6, <18, >=18); FDG blood pool 1.8, liver 2.5 (FDG-positive above 1.98).
+bands <1.35, <=1.65, <=6, <18, >=18); FDG blood pool 1.8, liver 2.5 (FDG-positive above 1.98);
+124I-MIBG PET blood pool 1.0, liver 3.5, spleen 2.5 (above liver scores 4).
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ SSTR_REFS = {
     "spleen_suv": "18.0",
 }
 FDG_REFS = {"blood_pool_suv": "1.8", "liver_suv": "2.5", "liver_suv_sd": "0.3", "spleen_suv": "2.0"}
+# 124I-MIBG PET (DEMO-0014): physiological liver uptake above the spleen's.
+MIBG_PET_REFS = {"blood_pool_suv": "1.0", "liver_suv": "3.5", "spleen_suv": "2.5"}
 
 
 @dataclass
@@ -424,6 +429,72 @@ COHORT: list[DemoPatient] = [
         ppgl_cluster="1A",
         biomarkers=[("normetanephrine", "4.1", "nmol/L", "2024-09-20")],
     ),  # PPGL cluster 1A (SDHx): SSTR-avid, MIBG-poor; P2a · C2 · Zidan 2
+    DemoPatient(
+        "DEMO-0014",
+        "DEMO-Nyssa",
+        "Nora",
+        "female",
+        "1969-05-19",
+        "adrenal",
+        "pheochromocytoma",
+        {
+            "v": ("T7 vertebra", "bone", False),
+            "d": ("Hepatic dome 1", "liver", False),
+            "e": ("Hepatic dome 2", "liver", False),
+            "q": ("Left upper quadrant soft tissue", "soft_tissue", False),
+        },
+        [
+            sstr("s", "2024-11-04", {"v": "24", "d": "10", "e": "9.0", "q": "5.0"}),
+            # 124I-MIBG PET: the liver takes up more than the spleen (S <= L), which does not
+            # invalidate the computed score on an MIBG study (§11.1); above liver scores 4.
+            DemoStudy(
+                "m",
+                "2024-11-12",
+                "i124_mibg",
+                "pet_ct",
+                {"v": "12", "d": "9.0", "e": "2.0", "q": "11"},
+                dict(MIBG_PET_REFS),
+            ),
+        ],
+        treatments=[
+            {"kind": "surgery", "regimen": "Left adrenalectomy", "started_on": "2021-05-10"}
+        ],
+        biomarkers=[
+            ("normetanephrine", v, "nmol/L", d)
+            for d, v in [("2024-05-02", "2.1"), ("2024-08-01", "3.9"), ("2024-10-28", "7.6")]
+        ],
+    ),  # Fig. 8 of the seed: bone and hepatic dome SSTR-avid (K4, K3, K3), the left upper
+    # quadrant soft tissue MIBG-avid only (SSTR K2, MIBG 4), one hepatic dome lesion MIBG-mild:
+    # neither agent alone covers every lesion → agent choice tandem; no FDG PET
+    DemoPatient(
+        "DEMO-0015",
+        "DEMO-Oak",
+        "Otto",
+        "male",
+        "1979-08-27",
+        "paraganglia",
+        "paraganglioma",
+        {
+            "p": ("Retroperitoneal paraganglioma (primary)", "soft_tissue", False),
+            "t": ("T11 vertebra", "bone", False),
+            "i": ("Right iliac bone", "bone", False),
+            "n": ("Para-aortic node", "lymph_node", True),
+        },
+        [
+            sstr("s", "2024-12-02", {"p": "30", "t": "22", "i": "19", "n": "20"}),
+            fdg("f", "2024-12-04", {"p": "4.0", "t": "3.5", "i": "3.0", "n": "3.2"}),
+            DemoStudy(
+                "m",
+                "2024-12-09",
+                "i123_mibg",
+                "planar",
+                {key: {"state": "not_seen"} for key in "ptin"},
+            ),
+        ],
+        ppgl_cluster="1A",
+        biomarkers=[("normetanephrine", "5.3", "nmol/L", "2024-11-25")],
+    ),  # Germline SDHB (cluster 1A), as in Fig. 7: every site SSTR-avid (K4) and FDG-avid, the
+    # 123I-MIBG planar scan negative → agent choice 177Lu-DOTATATE with the SDHB note; P2b · C2
 ]
 
 
@@ -433,3 +504,31 @@ def as_decimal(value: str | None) -> Decimal | None:
 
 def as_date(value: str) -> date:
     return date.fromisoformat(value)
+
+
+# Synthetic outcome records (issue 18), made up for the demo like everything else here: chosen so
+# that the survival page (/analytics/) shows the three NETPET groups apart on first run — P1
+# without an event, P2–P4 with progressions and some deaths over two to three years, P5 dead
+# within a year — as the NETPET validation found (Chan et al. 2023), not data of any patient.
+# (kind, date, basis of a progression or cause of a death).
+SYNTHETIC = "synthetic demo record"
+FOLLOW_UPS: dict[str, list[tuple[str, str, str | None]]] = {
+    "DEMO-0001": [("last_contact", "2026-11-09", None)],  # P0
+    "DEMO-0002": [("last_contact", "2026-11-23", None)],  # P1
+    "DEMO-0003": [("progression", "2025-06-10", "recist"), ("last_contact", "2026-11-02", None)],
+    "DEMO-0004": [("progression", "2025-01-20", "recist"), ("death", "2026-02-14", SYNTHETIC)],
+    "DEMO-0005": [("last_contact", "2026-10-05", None)],
+    "DEMO-0006": [("progression", "2025-04-01", "percist"), ("death", "2026-06-20", SYNTHETIC)],
+    "DEMO-0007": [("progression", "2024-12-15", "clinical"), ("death", "2025-11-30", SYNTHETIC)],
+    "DEMO-0008": [("progression", "2025-03-03", "recist"), ("last_contact", "2026-09-28", None)],
+    "DEMO-0009": [("progression", "2024-08-05", "recist"), ("death", "2025-03-12", SYNTHETIC)],
+    "DEMO-0010": [("progression", "2022-11-08", "recist"), ("death", "2024-01-15", SYNTHETIC)],
+    "DEMO-0011": [("last_contact", "2026-10-19", None)],
+    "DEMO-0012": [("last_contact", "2026-11-16", None)],  # P1
+    "DEMO-0013": [("last_contact", "2026-11-16", None)],
+    "DEMO-0014": [("last_contact", "2026-11-30", None)],
+    "DEMO-0015": [
+        ("progression", "2025-09-01", "biochemical"),
+        ("last_contact", "2026-11-20", None),
+    ],
+}

@@ -16,6 +16,20 @@ DCM = "http://dicom.nema.org/resources/ontology/DCM"
 SNOMED = "http://snomed.info/sct"
 UCUM = "http://unitsofmeasure.org"
 ACCESSION_TYPE = "http://terminology.hl7.org/CodeSystem/v2-0203"
+LOINC = "http://loinc.org"
+
+# Follow-up records (apps/outcomes) as Observations: kind -> (NETboard code, display). The
+# NETboard code comes first and is what an import reads. A progression also carries mCODE's
+# coding of a cancer disease status (LOINC 97509-4, "Cancer disease progression", valued
+# SNOMED CT 271299001, "Patient's condition worsened"), its basis as the method; a death sets
+# the Patient's deceasedDateTime too, its cause (free text) is the value.
+FOLLOW_UP = {
+    "progression": ("follow-up-progression", "Progression"),
+    "death": ("follow-up-death", "Death"),
+    "last_contact": ("follow-up-last-contact", "Last contact (known alive)"),
+}
+PROGRESSION_LOINC = ("97509-4", "Cancer disease progression")
+WORSENED = ("271299001", "Patient's condition worsened")
 
 
 def ext(name: str) -> str:

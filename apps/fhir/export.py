@@ -15,6 +15,7 @@ from fhir.resources.R4B.bundle import Bundle
 from apps.core.types import JSON
 from apps.fhir import codes
 from apps.imaging.models import ImagingStudy, Lesion, Observation
+from apps.outcomes.models import FollowUp, FollowUpKind
 from apps.patients.models import Patient, Treatment
 from apps.scoring.services import phenotype_body
 
@@ -197,6 +198,33 @@ def observation_resource(obs: Observation, study: ImagingStudy) -> JSON:
     }
 
 
+def follow_up_resource(follow_up: FollowUp) -> JSON:
+    """A follow-up record as an Observation (codes.FOLLOW_UP): its date is the effective date;
+    a progression's basis is the method and its study the one it is derived from; a death's
+    cause the value."""
+    code, display = codes.FOLLOW_UP[follow_up.kind]
+    concept = _coding(codes.NETBOARD, code, display)
+    resource: JSON = {
+        "resourceType": "Observation",
+        "id": f"follow-up-{follow_up.pk}",
+        "status": "final",
+        "code": concept,
+        "subject": {"reference": f"Patient/{follow_up.patient_id}"},
+        "effectiveDateTime": f"{follow_up.occurred_on.isoformat()}T00:00:00Z",
+    }
+    if follow_up.kind == FollowUpKind.PROGRESSION:
+        loinc, loinc_display = codes.PROGRESSION_LOINC
+        concept["coding"].append({"system": codes.LOINC, "code": loinc, "display": loinc_display})
+        resource["valueCodeableConcept"] = _coding(codes.SNOMED, *codes.WORSENED)
+        if follow_up.basis:
+            resource["method"] = _coding(codes.NETBOARD, follow_up.basis)
+        if follow_up.study_id is not None:
+            resource["derivedFrom"] = [{"reference": f"ImagingStudy/{follow_up.study_id}"}]
+    elif follow_up.kind == FollowUpKind.DEATH and follow_up.cause:
+        resource["valueString"] = follow_up.cause
+    return resource
+
+
 def grade_resources(patient: Patient) -> tuple[list[JSON], JSON | None]:
     """The phenotype grades of every dual-tracer timepoint as Observations, grouped in one
     DiagnosticReport (preliminary unless the assessment is fresh and no read behind it is a
@@ -267,6 +295,11 @@ def everything(patient: Patient, base_url: str) -> JSON:
     resources += grades
     if report is not None:
         resources.append(report)
+    follow_ups = list(FollowUp.objects.filter(patient=patient).order_by("occurred_on", "id"))
+    resources += [follow_up_resource(f) for f in follow_ups]
+    death = next((f for f in follow_ups if f.kind == FollowUpKind.DEATH), None)
+    if death is not None:
+        resources[0]["deceasedDateTime"] = f"{death.occurred_on.isoformat()}T00:00:00Z"
     bundle = {
         "resourceType": "Bundle",
         "type": "searchset",

@@ -1,7 +1,8 @@
-"""``POST /fhir/R4/``: a transaction Bundle of Patient, BodyStructure (lesions), ImagingStudy and
-lesion Observations, written in one database transaction through the same serializers as the
-JSON API, so the same rules and errors apply. Grade Observations and the phenotype
-DiagnosticReport are computed here, not imported: they are skipped and listed as such.
+"""``POST /fhir/R4/``: a transaction Bundle of Patient, BodyStructure (lesions), ImagingStudy,
+lesion Observations and follow-up Observations (apps/outcomes), written in one database
+transaction through the same serializers as the JSON API, so the same rules and errors apply.
+Grade Observations and the phenotype DiagnosticReport are computed here, not imported: they are
+skipped and listed as such.
 
 References between entries use their ``fullUrl`` (``urn:uuid:…``) or ``<Type>/<id>`` of a
 resource in the bundle or already stored here.
@@ -22,6 +23,7 @@ from apps.fhir import codes
 from apps.imaging.models import ImagingStudy
 from apps.imaging.serializers import LesionSerializer, ObservationSerializer, StudySerializer
 from apps.imaging.services import study_finish
+from apps.outcomes.serializers import FollowUpSerializer
 from apps.patients.serializers import PatientSerializer, TreatmentSerializer
 
 _MODALITY_FROM_DICOM = {"PT": "pet_ct", "NM": "spect_ct", "CT": "ct", "MR": "mri"}
@@ -40,6 +42,12 @@ _ELEMENT = {
     "Procedure": {"kind": "code", "started_on": "performedPeriod", "ended_on": "performedPeriod"},
     "Observation": {"study": "partOf", "lesion": "focus"},
 }  # fmt: skip
+# The same for a follow-up record's Observation.
+_FOLLOW_UP_ELEMENT = {
+    "patient": "subject", "kind": "code", "occurred_on": "effectiveDateTime", "basis": "method",
+    "study": "derivedFrom", "cause": "valueString",
+}  # fmt: skip
+_FOLLOW_UP_KIND = {code: kind for kind, (code, _display) in codes.FOLLOW_UP.items()}
 
 
 class FhirInputError(Exception):
@@ -183,6 +191,18 @@ def _is_lesion_observation(resource: JSON) -> bool:
     return _code(resource.get("code")) == codes.LESION_OBSERVATION
 
 
+def follow_up_fields(resource: JSON, patient: int, study: int | None) -> JSON:
+    kind = _FOLLOW_UP_KIND[_code(resource.get("code")) or ""]
+    return {
+        "patient": patient,
+        "kind": kind,
+        "occurred_on": (resource.get("effectiveDateTime") or "")[:10] or None,
+        "basis": _code(resource.get("method")) if kind == "progression" else None,
+        "study": study,
+        "cause": resource.get("valueString") if kind == "death" else None,
+    }
+
+
 def import_transaction(document: Any, request: Request) -> JSON:
     """Validate and write the bundle; returns a transaction-response Bundle. Raises
     ``FhirInputError`` (nothing written) for any invalid entry."""
@@ -243,9 +263,16 @@ class _Importer:
         )
         return None
 
-    def save(self, index: int, serializer: Any, kind: str, full_url: str) -> None:
+    def save(
+        self,
+        index: int,
+        serializer: Any,
+        kind: str,
+        full_url: str,
+        elements: dict[str, str] | None = None,
+    ) -> None:
         if not serializer.is_valid():
-            elements = _ELEMENT.get(kind, {})
+            elements = _ELEMENT.get(kind, {}) if elements is None else elements
             for field, messages in serializer.errors.items():
                 element = elements.get(field, field)
                 for message in messages if isinstance(messages, list) else [messages]:
@@ -255,6 +282,18 @@ class _Importer:
         self.made[full_url] = (kind, record.pk)
         self.made[f"{kind}/{record.pk}"] = (kind, record.pk)
         self.results[index] = {"status": "201 Created", "location": f"{kind}/{record.pk}"}
+
+    def follow_up(self, index: int, resource: JSON, full_url: str) -> None:
+        """A follow-up record (apps/outcomes), through the API's serializer and service."""
+        where = f"Bundle.entry[{index}].resource"
+        patient = self.ref(f"{where}.subject", resource.get("subject"), "Patient")
+        derived = (resource.get("derivedFrom") or [None])[0]
+        study = self.ref(f"{where}.derivedFrom", derived, "ImagingStudy") if derived else None
+        if patient is None or (derived and study is None):
+            return
+        data = follow_up_fields(resource, patient, study)
+        serializer = FollowUpSerializer(data=data, context=self.context)
+        self.save(index, serializer, "Observation", full_url, _FOLLOW_UP_ELEMENT)
 
     def entry(self, index: int, entry: JSON) -> None:
         resource = entry.get("resource") or {}
@@ -299,6 +338,8 @@ class _Importer:
             if study is not None and lesion is not None:
                 data = observation_fields(resource, study, lesion)
                 self.save(index, ObservationSerializer(data=data, context=ctx), kind, full_url)
+        elif kind == "Observation" and _code(resource.get("code")) in _FOLLOW_UP_KIND:
+            self.follow_up(index, resource, full_url)
         elif kind in {"Observation", "DiagnosticReport"}:
             self.results[index] = {"status": "200 OK", "outcome": _skipped()}
         else:

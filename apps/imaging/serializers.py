@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -11,6 +13,7 @@ from apps.imaging.models import (
     OBSERVATION_READ_FIELDS,
     ImagingStudy,
     Lesion,
+    Modality,
     Observation,
     StudyStatus,
     Tracer,
@@ -20,6 +23,12 @@ from apps.imaging.services import FINAL_READ, READ_FIELDS, study_finish, study_r
 from apps.patients.serializers import ClinicalRecordSerializer, not_in_future
 from apps.scoring.rules.tracers import THERAPEUTIC_TRACERS, TRACER_CLASS
 from apps.scoring.selectors import observation_uptake, rules_thresholds
+
+# Planar scintigraphy measures counts, not SUVs (docs/clinical-rules.md §11.1: only the reader's
+# visual score grades a lesion there): an SUV on a planar study is refused, naming the field.
+NO_SUV_ON_PLANAR = "Planar scintigraphy has no SUV: leave this empty on a planar study."
+PLANAR_NO_SUV_OBSERVATION = ("suv_max", "suv_peak")
+PLANAR_NO_SUV_STUDY = ("blood_pool_suv", "liver_suv", "liver_suv_sd", "spleen_suv")
 
 
 class LesionSerializer(ClinicalRecordSerializer):
@@ -52,7 +61,8 @@ class ObservationSerializer(ClinicalRecordSerializer):
     krenning_computed = serializers.SerializerMethodField(
         help_text="The uptake grade computed from the SUVs and the study's reference SUVs "
         "(docs/clinical-rules.md §2), shown beside the reader's visual score; null when it "
-        "cannot be computed."
+        "cannot be computed, and always on a planar or pre-therapy SPECT study (a PET or a "
+        "post-therapy SPECT only, §11.1)."
     )
     flags = serializers.SerializerMethodField(
         help_text="spleen_reference_missing, reference_order_invalid, score_disagreement, "
@@ -112,6 +122,10 @@ class ObservationSerializer(ClinicalRecordSerializer):
             raise serializers.ValidationError({"study": FINAL_READ})
         if study is not None and lesion is not None and study.patient_id != lesion.patient_id:
             errors["lesion"] = "This lesion belongs to another patient than the study."
+        if study is not None and study.modality == Modality.PLANAR:
+            for field in PLANAR_NO_SUV_OBSERVATION:
+                if attrs.get(field, getattr(self.instance, field, None)) is not None:
+                    errors[field] = NO_SUV_ON_PLANAR
         visual = attrs.get("krenning_visual", getattr(self.instance, "krenning_visual", None))
         if study is not None and study.tracer_class == "FDG" and visual is not None and visual > 3:
             errors["krenning_visual"] = "The visual FDG grade runs from 0 to 3."
@@ -229,6 +243,7 @@ class StudySerializer(ClinicalRecordSerializer):
                 errors["tracer"] = "CT and MRI studies take tracer 'none'."
             elif not anatomic and tracer == Tracer.NONE:
                 errors["tracer"] = "A PET, SPECT or planar study needs a tracer."
+        errors.update(self._planar_errors(modality, current))
         treatment, patient = current("treatment"), current("patient")
         if treatment is not None and patient is not None and treatment.patient_id != patient.pk:
             errors["treatment"] = "This treatment belongs to another patient."
@@ -243,6 +258,24 @@ class StudySerializer(ClinicalRecordSerializer):
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
+
+    def _planar_errors(self, modality: Any, current: Callable[[str], Any]) -> dict[str, str]:
+        """A planar study takes no reference SUV, and a read with SUVs cannot become planar."""
+        if modality != Modality.PLANAR:
+            return {}
+        errors = {
+            field: NO_SUV_ON_PLANAR for field in PLANAR_NO_SUV_STUDY if current(field) is not None
+        }
+        if self.instance is not None and self.instance.modality != Modality.PLANAR:
+            with_suvs = self.instance.observations.filter(
+                Q(suv_max__isnull=False) | Q(suv_peak__isnull=False)
+            )
+            if with_suvs.exists():
+                errors["modality"] = (
+                    "Planar scintigraphy has no SUV, and this read has SUVs: remove them before "
+                    "changing the modality to planar."
+                )
+        return errors
 
     def create(self, validated_data: dict[str, Any]) -> Any:
         """A study sent as ``final`` is created as a draft and finished at once, by the sender."""

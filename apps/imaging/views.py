@@ -38,14 +38,19 @@ from apps.imaging.models import (
     ImagingStudy,
     Lesion,
     LesionSite,
+    Modality,
     Observation,
     ObservationState,
     StudyStatus,
+    Tracer,
 )
 from apps.imaging.paired import paired_read
 from apps.imaging.serializers import ObservationSerializer
 from apps.patients.models import Patient
-from apps.scoring.selectors import observation_in, observation_uptake, rules_thresholds
+from apps.scoring.models import PhenotypeAssessment
+from apps.scoring.rules.pairing import is_fdg_pet, is_sstr_pet
+from apps.scoring.rules.uptake import computes_score
+from apps.scoring.selectors import observation_in, observation_uptake, rules_thresholds, study_in
 
 # The row template the grid clones for a lesion added inline (grid.js fills the placeholders).
 BLANK_ROW = {
@@ -56,6 +61,38 @@ BLANK_ROW = {
     "computed": None,
     "pairing": None,
 }
+
+
+def _score_name(study: ImagingStudy) -> str:
+    """What the grid calls the 0–4 visual score of a receptor or transporter study: Krenning on
+    SSTR; on MIBG (and MFBG) the same visual scale against blood pool, liver and spleen, which
+    is no Krenning score (docs/clinical-rules.md §2, §11)."""
+    if study.tracer_class == "NET":
+        return "MFBG uptake" if study.tracer == Tracer.F18_MFBG else "MIBG uptake"
+    return "Krenning"
+
+
+def _agent_partner(study: ImagingStudy) -> tuple[ImagingStudy, str] | None:
+    """The other study of the PPGL agent choice (docs/clinical-rules.md §11) when this study is
+    one of its two, as the worker last stored it (``agent_choice.sstr_study`` /
+    ``mibg_study`` of the stored summary), with what that other study is ("SSTR" or "MIBG")."""
+    if study.tracer_class not in ("SSTR", "NET"):
+        return None
+    choice = (
+        PhenotypeAssessment.objects.filter(patient_id=study.patient_id)
+        .values_list("summary__agent_choice", flat=True)
+        .first()
+    )
+    if not isinstance(choice, dict):
+        return None
+    if choice.get("mibg_study") == study.pk:
+        other, side = choice.get("sstr_study"), "SSTR"
+    elif choice.get("sstr_study") == study.pk:
+        other, side = choice.get("mibg_study"), "MIBG"
+    else:
+        return None
+    partner = ImagingStudy.objects.filter(pk=other, patient_id=study.patient_id).first()
+    return (partner, side) if partner is not None else None
 
 
 def _kind(study: ImagingStudy) -> str:
@@ -180,6 +217,7 @@ def study_grid(request: HttpRequest, pk: int) -> HttpResponse:
             for obs in Observation.objects.filter(study=previous).order_by("lesion_id")
         }
     paired = paired_read(study, thresholds)
+    own_in = study_in(study)
     rows = []
     for lesion in lesions:
         obs = observations.get(lesion.pk)
@@ -222,6 +260,7 @@ def study_grid(request: HttpRequest, pk: int) -> HttpResponse:
         },
         "previous": {str(lesion): values for lesion, values in copied.items()},
         "small_lesion_mm": str(thresholds.small_lesion_mm),
+        "score_label": "FDG grade" if _kind(study) == "FDG" else _score_name(study),
     }
     return render(
         request,
@@ -252,6 +291,14 @@ def study_grid(request: HttpRequest, pk: int) -> HttpResponse:
             "finished_by": display_name(study.finalized_by, nobody="the sending system"),
             "reopened_by": display_name(study.reopened_by),
             "partner_name": "SSTR" if _kind(study) == "FDG" else "FDG",
+            # A pre-therapy SSTR or FDG PET may form a dual-tracer timepoint; no other study can.
+            "could_pair": is_sstr_pet(own_in) or is_fdg_pet(own_in),
+            "agent_partner": _agent_partner(study),
+            "score_name": _score_name(study),
+            # Planar scintigraphy has no SUV; a score is computed from SUVs only where
+            # ``computes_score`` says so (docs/clinical-rules.md §2, §11.1).
+            "has_suv": study.modality != Modality.PLANAR,
+            "computes": computes_score(own_in),
         },
     )
 

@@ -17,6 +17,7 @@ from django.db import connection
 from django.urls import reverse
 
 from apps.imaging.models import ImagingStudy, Lesion, Observation
+from apps.patients.agent_choice import agent_choice_view, record_names
 from apps.patients.models import Analyte, Pathology, Patient, Treatment, TreatmentCycle
 from apps.patients.timeline import (
     FDG_COLOURS,
@@ -50,7 +51,8 @@ def patient_page_context(patient: Patient) -> dict[str, Any]:
     The phenotype and response are the stored summary's (``PhenotypeAssessment.summary``: the
     bodies without their per-lesion lists), which is all that these pages show of them but for
     each lesion's NETPET pattern at the latest timepoint, which the timeline shows as the
-    lesion's phenotype (``latest_lesion_patterns``, one query)."""
+    lesion's phenotype (``latest_lesion_patterns``, one query). ``agent``: the PPGL agent
+    choice with each lesion's stored uptake (``apps.patients.agent_choice``), or None."""
     bodies = scoring.assessment_bodies(patient.pk, fields=("summary", "uptake"))
     header, summary = bodies["header"], bodies["summary"]
     phenotype = labelled(
@@ -64,8 +66,17 @@ def patient_page_context(patient: Patient) -> dict[str, Any]:
     response = {**header, **summary["response"]}
     record = timeline_record(patient.pk)
     lesions = latest_lesion_patterns(patient.pk, phenotype)
+    labels, study_names = record_names(record.lesions, record.studies)
     return {
         "phenotype": phenotype,
+        # DOMAIN.md §11 for a PPGL patient: the stored agent choice, each lesion's stored uptake
+        # on the two studies it compares (None where §11 does not apply).
+        "agent": agent_choice_view(
+            summary.get("agent_choice"),
+            labels=labels,
+            studies=study_names,
+            uptake=bodies["uptake"],
+        ),
         "response": response,
         "latest": latest_timepoint(phenotype),
         "patient": patient,

@@ -13,6 +13,7 @@ who viewed the patient; it reuses the audit API's resource map and entry seriali
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
@@ -63,6 +64,9 @@ class Kind:
     perm: str  # model name in permission codenames
     noun: str  # what a reader calls one record
     section: str  # anchor of its section on the record page
+    app: str = "patients"  # app label of the permissions
+    # The write service that deletes one (default: the clinical record's).
+    delete: Callable[..., None] = services.record_delete
 
     def queryset(self) -> models.QuerySet[Any]:
         if self.model is Treatment:
@@ -75,6 +79,12 @@ KINDS: dict[str, Kind] = {
     "biomarkers": Kind(Biomarker, BiomarkerForm, "biomarker", "tumour marker value", "markers"),
     "treatments": Kind(Treatment, TreatmentForm, "treatment", "treatment", "treatments"),
 }
+
+
+def register_kind(name: str, kind: Kind) -> None:
+    """A record of the patient kept by another app (the follow-ups of apps/outcomes), edited
+    by these pages: registered from that app's ``ready()``, since this app may not import it."""
+    KINDS[name] = kind
 
 
 def _require(request: HttpRequest, *perms: str) -> None:
@@ -198,12 +208,14 @@ def patient_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def record_create(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
     """Add a pathology report, a tumour-marker value or a treatment to the patient of the URL."""
     spec = KINDS[kind]
-    _require(request, "patients.view_patient", f"patients.add_{spec.perm}")
+    _require(request, "patients.view_patient", f"{spec.app}.add_{spec.perm}")
     patient = get_object_or_404(Patient, pk=pk)
     form = spec.form(
         request.POST if request.method == "POST" else None,
         context={"request": request},
         extra_data={"patient": patient.pk},
+        # A link may fill the form in (a suggestion to confirm); nothing is saved by a GET.
+        initial={k: v for k, v in request.GET.items() if k in spec.form.field_names},
     )
     if request.method == "POST" and form.is_valid() and form.save() is not None:
         messages.success(request, f"{spec.noun.capitalize()} added.")
@@ -222,7 +234,7 @@ def record_create(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
 def record_edit(request: HttpRequest, record_id: int, kind: str) -> HttpResponse:
     """Correct one record; its patient is the record's own and cannot be changed here."""
     spec = KINDS[kind]
-    _require(request, "patients.view_patient", f"patients.change_{spec.perm}")
+    _require(request, "patients.view_patient", f"{spec.app}.change_{spec.perm}")
     if request.method == "POST":
         with transaction.atomic():
             instance = get_object_or_404(
@@ -278,7 +290,7 @@ def record_delete(request: HttpRequest, record_id: int, kind: str) -> HttpRespon
     confirmation was shown, or when other records depend on it (a treatment with post-therapy
     scans)."""
     spec = KINDS[kind]
-    _require(request, "patients.view_patient", f"patients.delete_{spec.perm}")
+    _require(request, "patients.view_patient", f"{spec.app}.delete_{spec.perm}")
     error = ""
     status = 200
     if request.method == "POST":
@@ -292,7 +304,7 @@ def record_delete(request: HttpRequest, record_id: int, kind: str) -> HttpRespon
             else:
                 try:
                     with transaction.atomic():
-                        services.record_delete(record=instance)
+                        spec.delete(record=instance)
                 except (RestrictedError, ProtectedError, IntegrityError) as exc:
                     error, status = _refusal(exc, spec), 409
                 else:

@@ -76,6 +76,7 @@ def assessment_summary(phenotype: Mapping[str, Any], response: Mapping[str, Any]
     They show every grade with its reason, the findings and the response tables, but no
     lesion's numbers but the per-study scores (``uptake``); the per-lesion lists are most of
     the bodies' size (490 of 550 kB for 24 studies x 40 lesions: 10 ms to decode).
+    ``agent_choice``: the phenotype's (DOMAIN.md §11), whole.
 
     ``timepoints``: each timepoint without ``lesion_scores``, its SSTR study's detail (``sstr``)
     and each grade's ``lesions``. ``response``: the response with its SSTR entries' per-lesion
@@ -91,6 +92,8 @@ def assessment_summary(phenotype: Mapping[str, Any], response: Mapping[str, Any]
     sstr = [{k: v for k, v in e.items() if k != "lesions"} for e in response.get("sstr") or []]
     return {
         "timepoints": timepoints,
+        # §11: small (lesion ids and one sentence), kept whole for the patient page.
+        "agent_choice": phenotype.get("agent_choice"),
         "preliminary": bool(phenotype.get("preliminary")),
         "draft_studies": list(phenotype.get("draft_studies") or []),
         "response": {**response, "sstr": sstr},

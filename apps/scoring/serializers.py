@@ -190,8 +190,54 @@ class _AssessmentBody(serializers.Serializer):  # type: ignore[type-arg]
     )
 
 
+AGENT_CODES = ["lu177_dotatate", "i131_mibg", "either", "tandem"]
+
+
+class _AgentChoice(serializers.Serializer):  # type: ignore[type-arg]
+    sstr_study = serializers.IntegerField(help_text="The pre-therapy SSTR study compared.")
+    mibg_study = serializers.IntegerField(
+        help_text="The pre-therapy MIBG study (123I-/124I-MIBG, 18F-MFBG) closest to it."
+    )
+    provisional = serializers.BooleanField(
+        help_text="True while lesions are unpaired or ungradable."
+    )
+    unpaired_lesions = _ids("Scored or not seen on one study, no observation on the other.")
+    lutathera_covers_all = serializers.BooleanField(
+        help_text="Every graded lesion at uptake >= 3 (above liver) on the SSTR study."
+    )
+    mibg_covers_all = serializers.BooleanField(
+        help_text="Every graded lesion at uptake >= 3 (above liver) on the MIBG study."
+    )
+    ungradable_lesions = _ids("Lesions without a score on one of the studies: left out.")
+    suggestion = serializers.ChoiceField(
+        choices=[*AGENT_CODES, "partial"],
+        allow_null=True,
+        help_text=(
+            "lu177_dotatate or i131_mibg: that agent alone covers every graded lesion (both: the "
+            "higher summed uptake); either: both, with equal sums; tandem: each lesion covered by "
+            "one of them; partial: some lesions covered by neither; null: no lesion graded."
+        ),
+    )
+    rest_suggestion = serializers.ChoiceField(
+        choices=AGENT_CODES,
+        allow_null=True,
+        help_text="With partial only: the same rule over the covered lesions; else null.",
+    )
+    covered_by_sstr = _ids("Graded lesions 177Lu-DOTATATE covers.")
+    covered_by_mibg = _ids("Graded lesions 131I-MIBG covers.")
+    uncovered = _ids("Graded lesions neither agent covers.")
+    reason = serializers.CharField(help_text="One sentence: why this suggestion.")
+
+
 class PhenotypeSerializer(_AssessmentBody):
     timepoints = _Timepoint(many=True, help_text="One per pre-therapy SSTR PET, in date order.")
+    agent_choice = _AgentChoice(
+        allow_null=True,
+        help_text=(
+            "PPGL: 131I-MIBG, 177Lu-DOTATATE or tandem (docs/clinical-rules.md §11); null unless "
+            "the patient has PPGL histology and an SSTR and an MIBG study within the window."
+        ),
+    )
 
 
 class RecomputeSerializer(serializers.Serializer):  # type: ignore[type-arg]

@@ -398,6 +398,7 @@ EMPTY_PHENOTYPE: dict[str, Any] = {
     "rules_version": None,
     "thresholds": None,
     "timepoints": [],
+    "agent_choice": None,
     "preliminary": False,
     "draft_studies": [],
 }
@@ -424,10 +425,20 @@ _EMPTY: dict[str, dict[str, Any]] = {
     "uptake": {},  # by study id: no study scored yet
     "summary": {
         "timepoints": [],
+        "agent_choice": None,
         "preliminary": False,
         "draft_studies": [],
         "response": EMPTY_RESPONSE,
     },  # fmt: skip
+}
+
+
+# Keys a result stored under earlier rules lacks: the §11 agent choice (rules version 4). Such a
+# result is stale (the rules changed) until a worker recomputes it, and says so; until then it
+# is served with ``agent_choice`` null, so that every body has every key of API.md.
+_ADDED_KEYS: dict[str, dict[str, Any]] = {
+    "phenotype": {"agent_choice": None},
+    "summary": {"agent_choice": None},
 }
 
 
@@ -457,5 +468,5 @@ def assessment_bodies(
     for field in fields:
         stored = getattr(assessment, field) if assessment is not None else None
         # A result stored before the response existed has an empty one: not yet computed.
-        bodies[field] = {**header, **(stored or _EMPTY[field])}
+        bodies[field] = {**header, **_ADDED_KEYS.get(field, {}), **(stored or _EMPTY[field])}
     return bodies

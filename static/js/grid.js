@@ -21,7 +21,7 @@
   const FIELDS = ["state", "suv_max", "suv_peak", "krenning_visual", "fdg_visual", "fdg_vs_sstr",
     "long_axis_mm", "short_axis_mm", "heterogeneous", "target"];
   const LABELS = {state: "State", suv_max: "SUVmax", suv_peak: "SUVpeak",
-    krenning_visual: config.kind === "FDG" ? "FDG grade" : "Krenning", fdg_visual: "FDG +/−",
+    krenning_visual: config.score_label || "Krenning", fdg_visual: "FDG +/−",
     fdg_vs_sstr: "vs SSTR", long_axis_mm: "Long axis", short_axis_mm: "Short axis",
     heterogeneous: "Heterogeneous", target: "Target"};
 

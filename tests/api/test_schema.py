@@ -137,6 +137,8 @@ def test_every_resource_and_field_of_api_md_is_in_the_schema(
         "/api/v1/audit/",
         "/api/v1/studies/{id}/dicom-sr/",
         "/api/v1/dicom-sr/",
+        "/api/v1/analytics/survival/",
+        "/api/v1/follow-ups/suggestions/",
     ],
 )
 def test_the_other_endpoints_of_api_md_are_in_the_schema(schema: dict[str, Any], path: str) -> None:

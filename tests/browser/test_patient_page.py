@@ -2,9 +2,10 @@
 the phenotype timeline, focus a score cell and read its values; the timeline as drawn (no text
 outside the SVG or under a cycle tick, every study marked, the discordant lesion readable in
 greyscale) and its keyboard path (one tab stop, arrow keys inside, a skip link to the lesion
-table). Screenshots go to test-artifacts/ (looked at by a person before a release):
-timeline.png and timeline-greyscale.png are DEMO-0010's, the seed paper's relapse with a
-discordant lesion."""
+table); a PPGL patient's agent-choice table (issue 19). Screenshots go to test-artifacts/
+(looked at by a person before a release): timeline.png and timeline-greyscale.png are
+DEMO-0010's, the seed paper's relapse with a discordant lesion; agent-choice.png and
+agent-choice-greyscale.png DEMO-0014's tandem choice."""
 
 from __future__ import annotations
 
@@ -208,3 +209,57 @@ def test_the_timeline_costs_one_tab_and_moves_with_the_arrow_keys(
     assert _active(page)["id"] == "lesion-table"
     page.keyboard.press("Shift+Tab")
     assert _active(page)["label"] == last["label"]
+
+
+def test_a_ppgl_patients_page_reads_the_agent_choice_table(
+    live_server: Any, chromium_page: Any
+) -> None:
+    """Issue 19 §3: DEMO-0014 (the review's Fig. 8) — the suggestion in words, one row per graded
+    lesion with its SSTR and MIBG uptake and the agent that covers it, read as a screen reader
+    reads the table (its caption, column and row headers), in colour and in greyscale."""
+    from apps.scoring.models import PhenotypeAssessment
+
+    from .axe import assert_no_serious_violations
+
+    call_command("load_demo", "--users", verbosity=0)
+    patient = Patient.objects.get(mrn="DEMO-0014")
+    stored = PhenotypeAssessment.objects.get(patient=patient).summary["agent_choice"]
+    page, base = chromium_page, live_server.url
+    log_in(page, base, "demo-clinician", DEMO_PASSWORD)
+    page.goto(f"{base}/patients/{patient.pk}/")
+
+    block = page.get_by_role("region", name="PPGL radioligand choice", exact=False)
+    assert block.is_visible()
+    suggestion = block.locator("#agent-suggestion")
+    assert suggestion.inner_text() == "Suggested: tandem 177Lu-DOTATATE and 131I-MIBG"
+    table = block.get_by_role("table", name="Uptake of each graded lesion", exact=False)
+    assert table.get_by_role("columnheader").all_inner_texts() == [
+        "Lesion",
+        "SSTR uptake 0–4",
+        "MIBG uptake 0–4",
+        "Covered by",
+    ]
+    rows = [
+        [cell.inner_text() for cell in row.locator("th, td").all()]
+        for row in table.locator("tbody tr").all()
+    ]
+    assert rows == [
+        ["T7 vertebra", "4", "4", "both"],
+        ["Hepatic dome 1", "3", "4", "both"],
+        ["Hepatic dome 2", "3", "2", "177Lu-DOTATATE"],
+        ["Left upper quadrant soft tissue", "2", "4", "131I-MIBG"],
+    ]
+    assert table.get_by_role("rowheader").all_inner_texts() == [row[0] for row in rows]
+    # The covered-by column is the stored coverage, lesion by lesion.
+    labels = dict(patient.lesions.values_list("label", "id"))
+    agents = {(True, True): "both", (True, False): "177Lu-DOTATATE", (False, True): "131I-MIBG"}
+    for label, *_uptakes, covered_by in rows:
+        by_sstr = labels[label] in stored["covered_by_sstr"]
+        by_mibg = labels[label] in stored["covered_by_mibg"]
+        assert covered_by == agents[by_sstr, by_mibg]
+    assert block.locator("#agent-reason").inner_text() == stored["reason"]
+    assert "eligible" not in block.inner_text().lower()
+    assert_no_serious_violations(page, f"the agent choice on the patient page of {patient.mrn}")
+    block.screenshot(path=str(ARTIFACTS / "agent-choice.png"))
+    page.evaluate("document.documentElement.style.filter = 'grayscale(1)'")  # (CSP: no <style>)
+    block.screenshot(path=str(ARTIFACTS / "agent-choice-greyscale.png"))

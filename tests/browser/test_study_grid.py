@@ -1,7 +1,8 @@
 """The study grid in Chromium (issue 6 §2): a reader enters a read with the keyboard only; each
 row saves itself through the API; the computed score and flags show while typing; a refused value
 stays in its cell, marked; an edit by someone else meanwhile is shown, never overwritten; lesions
-are added inline; copy from the previous study pre-fills rows that are saved only on request."""
+are added inline; copy from the previous study pre-fills rows that are saved only on request; an
+MIBG planar read takes the 0–4 MIBG uptake score and offers no SUV (issue 19)."""
 
 from __future__ import annotations
 
@@ -202,3 +203,29 @@ def test_lesions_are_added_inline_and_copy_pre_fills_rows_saved_on_request(
     page.locator("#new-label").press("Enter")
     page.wait_for_selector("#new-label[aria-invalid=true]")
     assert Lesion.objects.filter(patient=patient).count() == 2
+
+
+def test_an_mibg_planar_read_is_entered_with_the_keyboard(reader_page: tuple[Any, str]) -> None:
+    """Issue 19 §2: a 123I-MIBG planar scan is read like any other study, with the 0–4 MIBG
+    uptake score; planar scintigraphy has no SUV, so the grid offers none and no computed score."""
+    page, base = reader_page
+    study = StudyFactory(
+        tracer="i123_mibg", modality="planar", blood_pool_suv=None, liver_suv=None, spleen_suv=None
+    )
+    lesion = LesionFactory(patient=study.patient, label="Carotid body", site="soft_tissue")
+    page.goto(f"{base}/studies/{study.pk}/")
+    page.wait_for_selector(f"#row-{lesion.pk} select[name=state]:focus")
+    expect(page.locator("#read-grid thead")).to_contain_text("MIBG uptake 0–4")
+    assert row(page, lesion).locator("input[name=suv_max], .computed-score").count() == 0
+    page.keyboard.press("Tab")  # from the state straight to the score: no SUV cell on planar
+    assert focused_name(page) == f"krenning_visual@{lesion.pk}"
+    label = page.evaluate("document.activeElement.getAttribute('aria-label')")
+    assert label.startswith("Visual MIBG uptake score 0 to 4")
+    page.keyboard.type("3")
+    page.keyboard.press("Tab")
+    page.keyboard.type("18")  # long axis, mm
+    page.keyboard.press("Enter")  # leaves the last row: the new row is written whole
+    wait_saved(page, lesion)
+    saved = Observation.objects.get(study=study, lesion=lesion)
+    assert (saved.krenning_visual, saved.suv_max, saved.long_axis_mm) == (3, None, Decimal("18.0"))
+    assert "1 of 1 lesion recorded" in page.locator("#read-count").inner_text()

@@ -70,8 +70,10 @@ def test_every_section_of_the_specification_is_there(number: int) -> None:
     assert re.search(rf"^## §{number} ", DOC, re.M), f"§{number} is missing"
 
 
-def test_section_11_is_marked_as_not_yet_applied_and_points_to_no_code() -> None:
+def test_section_11_is_applied_and_points_to_the_agent_choice_rules() -> None:
     section = DOC.split("## §11 ", 1)[1].split("\n---", 1)[0]
-    assert "### Not yet applied" in section
-    assert not POINTER.search(section)
-    assert "Applied by" not in section
+    assert "Not yet applied" not in section
+    assert "Applied by" in section
+    assert "### §11.1 Exact reading" in section
+    named = {name for module, name in pointers() if module == "apps/scoring/rules/agent_choice.py"}
+    assert {"agent_choice", "agent_pair", "lesion_sets", "suggest"} <= named

@@ -72,3 +72,52 @@ def test_demo_shows_every_grade_a_relapse_and_no_provisional_results() -> None:
     (alone,) = by_mrn["DEMO-0011"]
     assert alone["fdg_study"] is None and alone["netpet"]["grade"] is None
     assert "fdg_pet_missing" in [f["code"] for f in alone["prrt_support"]["findings"]]
+
+
+def test_demo_ppgl_patients_show_the_agent_choice_the_worker_stored() -> None:
+    """DOMAIN.md §11 on the demo's PPGL patients, as the worker stored it: DEMO-0014 (the seed's
+    Fig. 8) needs both agents; DEMO-0015, an SDHB carrier with a negative 123I-MIBG scan,
+    177Lu-DOTATATE with the cluster 1A note; the non-PPGL patients have none."""
+    from django.test import TestCase
+
+    from apps.scoring.services import phenotype_body
+
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        call_command("load_demo", no_users=True, stdout=StringIO())
+    bodies = {p.mrn: phenotype_body(p.pk) for p in Patient.objects.all()}
+    assert {mrn for mrn, body in bodies.items() if body["agent_choice"] is not None} == {
+        "DEMO-0013",
+        "DEMO-0014",
+        "DEMO-0015",
+    }
+    assert all(body["status"] == "fresh" for body in bodies.values())
+
+    tandem_patient = Patient.objects.get(mrn="DEMO-0014")
+    lesion = {lesion.label: lesion.pk for lesion in tandem_patient.lesions.all()}
+    tandem = bodies["DEMO-0014"]["agent_choice"]
+    assert tandem["suggestion"] == "tandem"
+    assert tandem["rest_suggestion"] is None
+    assert tandem["mibg_study"] == tandem_patient.studies.get(tracer="i124_mibg").pk
+    assert (tandem["lutathera_covers_all"], tandem["mibg_covers_all"]) == (False, False)
+    assert tandem["covered_by_sstr"] == sorted(
+        [lesion["T7 vertebra"], lesion["Hepatic dome 1"], lesion["Hepatic dome 2"]]
+    )
+    assert tandem["covered_by_mibg"] == sorted(
+        [lesion["T7 vertebra"], lesion["Hepatic dome 1"], lesion["Left upper quadrant soft tissue"]]
+    )
+    assert tandem["uncovered"] == [] and tandem["provisional"] is False
+    assert "tandem 177Lu-DOTATATE and 131I-MIBG" in tandem["reason"]
+    assert "SDHB" not in tandem["reason"]
+
+    sdhb_patient = Patient.objects.get(mrn="DEMO-0015")
+    sdhb = bodies["DEMO-0015"]["agent_choice"]
+    assert sdhb["suggestion"] == "lu177_dotatate"
+    assert sdhb["mibg_study"] == sdhb_patient.studies.get(tracer="i123_mibg").pk
+    assert (sdhb["lutathera_covers_all"], sdhb["mibg_covers_all"]) == (True, False)
+    assert sdhb["covered_by_sstr"] == sorted(sdhb_patient.lesions.values_list("pk", flat=True))
+    assert sdhb["covered_by_mibg"] == [] and sdhb["uncovered"] == []
+    assert "PPGL cluster 1A (SDHx): SDHB carriers are often MIBG-negative" in sdhb["reason"]
+    assert "eligible" not in sdhb["reason"].lower()
+
+    # DEMO-0013 (cluster 1A, MIBG-poor SPECT/CT) reads the same way.
+    assert bodies["DEMO-0013"]["agent_choice"]["suggestion"] == "lu177_dotatate"

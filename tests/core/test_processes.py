@@ -17,6 +17,7 @@ from celery import Celery
 from django.core.cache.backends.redis import RedisCache
 
 from apps.core.tasks import ping_broker
+from apps.demo.cohort import COHORT
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -58,7 +59,9 @@ def test_embedded_postgres_start_migrate_load_demo_serve_stop(tmp_path: Path) ->
     server = None
     try:
         run(["manage.py", "migrate", "--noinput"], env)
-        assert "13 patient(s) created" in run(["manage.py", "load_demo"], env)
+        loaded = run(["manage.py", "load_demo"], env)
+        assert f"{len(COHORT)} patient(s) created" in loaded
+        assert f"{len(COHORT)} with synthetic follow-up records" in loaded
         port = free_port()
         server = subprocess.Popen(  # noqa: S603
             [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],

@@ -67,6 +67,7 @@ def test_every_api_serializer_is_checked() -> None:
         "CaseSerializer",
         "DecisionSerializer",
         "AccessEventSerializer",
+        "FollowUpSerializer",
     } <= names
 
 
@@ -118,6 +119,15 @@ def _record(model: type[models.Model]) -> models.Model:
         return MeetingFactory()
     if model._meta.model_name == "case":
         return CaseFactory()
+    if model._meta.model_name == "followup":  # a progression: every column filled in
+        study = ObservationFactory().study
+        return model._default_manager.create(
+            patient=study.patient,
+            kind="progression",
+            occurred_on=date(2024, 3, 1),
+            basis="recist",
+            study=study,
+        )
     raise AssertionError(f"No record builder for {model.__name__}: add one here.")
 
 

@@ -19,6 +19,7 @@ pytestmark = pytest.mark.django_db
 EVERYONE = set(ROLES)
 READERS = {"reader", "admin"}
 AUDITORS = {"auditor", "admin"}
+SURVIVAL = {"clinician", "auditor", "admin"}
 
 # (method, path with {study}, roles allowed)
 PAGES = [
@@ -28,6 +29,10 @@ PAGES = [
     ("get", "/accounts/two-factor/enrol/", EVERYONE),
     ("get", "/studies/{study}/import/", READERS),
     ("get", "/studies/{study}/export.dcm", EVERYONE),
+    ("get", "/analytics/", SURVIVAL),
+    ("get", "/analytics/survival.csv", SURVIVAL),
+    ("get", "/patients/{patient}/follow-ups/new/", READERS),
+    ("post", "/patients/{patient}/follow-ups/new/", READERS),
 ]
 API = [
     ("get", "/api/v1/studies/{study}/dicom-sr/", EVERYONE),
@@ -35,6 +40,10 @@ API = [
     ("post", "/api/v1/dicom-sr/", READERS),
     ("get", "/api/v1/access-events/", AUDITORS),
     ("get", "/api/v1/audit/", AUDITORS),
+    ("get", "/api/v1/analytics/survival/", SURVIVAL),
+    ("get", "/api/v1/follow-ups/", EVERYONE),
+    ("post", "/api/v1/follow-ups/", READERS),
+    ("get", "/api/v1/follow-ups/suggestions/?patient={patient}", EVERYONE),
 ]
 
 
@@ -51,7 +60,7 @@ def test_pages_follow_the_role(method: str, path: str, role: str, allowed: bool)
     study = StudyFactory()
     client = Client()
     client.force_login(UserFactory(role=role, is_staff=False))
-    response = getattr(client, method)(path.format(study=study.pk))
+    response = getattr(client, method)(path.format(study=study.pk, patient=study.patient_id))
     if allowed:
         assert response.status_code in (200, 302), response.status_code
         assert "/login/" not in response.get("Location", "")
@@ -65,7 +74,8 @@ def test_api_follows_the_role(
 ) -> None:
     study = StudyFactory()
     client = token_client(role=role)
-    response = getattr(client, method)(path.format(study=study.pk), HTTP_ACCEPT="*/*")
+    url = path.format(study=study.pk, patient=study.patient_id)
+    response = getattr(client, method)(url, HTTP_ACCEPT="*/*")
     assert response.status_code != 401
     assert (response.status_code != 403) is allowed, (response.status_code, response.content[:200])
     assert response.status_code < 500

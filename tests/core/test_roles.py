@@ -87,3 +87,29 @@ def test_anonymous_api_calls_get_401_problem_documents(api_client) -> None:  # t
     assert response.status_code == 401
     assert response["Content-Type"] == "application/problem+json"
     assert response.json()["status"] == 401
+
+
+@pytest.mark.parametrize(
+    ("role", "writes_follow_ups", "reads_survival"),
+    [
+        ("reader", True, False),
+        ("clinician", False, True),
+        ("coordinator", False, False),
+        ("auditor", False, True),
+        ("admin", True, True),
+    ],
+)
+def test_follow_ups_and_survival_analytics_follow_the_role(  # type: ignore[no-untyped-def]
+    token_client, role, writes_follow_ups, reads_survival
+) -> None:
+    client = token_client(role=role)
+    patient = PatientFactory()
+    created = client.post(
+        "/api/v1/follow-ups/",
+        {"patient": patient.pk, "kind": "last_contact", "occurred_on": "2024-06-01"},
+        format="json",
+    )
+    assert (created.status_code == 201) is writes_follow_ups, created.content
+    assert client.get("/api/v1/follow-ups/").status_code == 200  # every role reads them
+    survival = client.get("/api/v1/analytics/survival/")
+    assert (survival.status_code == 200) is reads_survival, survival.content

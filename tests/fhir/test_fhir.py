@@ -63,7 +63,7 @@ def test_everything_is_a_valid_bundle_with_every_part(
         e["resource"]["code"]["coding"][0]["code"]
         for e in bundle["entry"]
         if e["resource"]["resourceType"] == "Observation"
-        and not e["resource"]["id"].startswith("obs-")
+        and not e["resource"]["id"].startswith(("obs-", "follow-up-"))
     }
     assert grades == {"netpet-grade", "karfis-group", "zidan-group"}
     report = [
@@ -128,6 +128,12 @@ def clinical_content(bundle: dict[str, Any]) -> dict[str, Any]:
             tracer = study["procedureCode"][0]["coding"][0]["code"]
             key = f"{study['started']} {tracer} {lesion['description']}"
             content["observations"][key] = clean
+        elif kind == "Observation" and resource["id"].startswith("follow-up-"):
+            derived = [  # the study it was seen on, by date and tracer
+                by_id[tuple(d["reference"].split("/"))]["started"]
+                for d in resource.get("derivedFrom", [])
+            ]
+            content.setdefault("follow_ups", []).append((clean, derived))
         elif kind == "Observation":
             content["grades"].append(
                 (
@@ -137,6 +143,7 @@ def clinical_content(bundle: dict[str, Any]) -> dict[str, Any]:
                 )
             )
     content["grades"].sort()
+    content.get("follow_ups", []).sort(key=repr)
     return content  # fmt: skip
 
 

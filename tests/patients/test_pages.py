@@ -48,7 +48,7 @@ def mrns(html: str) -> list[str]:
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
-        ("", [f"DEMO-{n:04d}" for n in range(1, 14)]),
+        ("", [f"DEMO-{n:04d}" for n in range(1, 16)]),
         ("?q=demo-0004", ["DEMO-0004"]),
         ("?q=juniper", ["DEMO-0010"]),
         ("?site=lung", ["DEMO-0007"]),

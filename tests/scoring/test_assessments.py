@@ -455,6 +455,8 @@ def assert_matches_schema(body: dict[str, Any]) -> None:
             assert set(timepoint[name]) == _keys(timepoint_doc.fields[name]), name
         for row in timepoint["lesion_scores"]:
             assert set(row) == _keys(timepoint_doc.fields["lesion_scores"].child)
+    if body["agent_choice"] is not None:
+        assert set(body["agent_choice"]) == _keys(PhenotypeSerializer().fields["agent_choice"])
 
 
 def test_get_phenotype_returns_the_api_md_body(token_client: Any) -> None:

@@ -54,6 +54,7 @@ def test_the_summary_leaves_out_exactly_the_per_lesion_lists() -> None:
                 "biopsy_target": 1,
             }
         ],
+        "agent_choice": None,
         "preliminary": False,
         "draft_studies": [],
         "response": {
@@ -67,6 +68,7 @@ def test_the_summary_leaves_out_exactly_the_per_lesion_lists() -> None:
         {"timepoints": [], "preliminary": True, "draft_studies": [7]}, {}
     ) == {
         "timepoints": [],
+        "agent_choice": None,
         "preliminary": True,
         "draft_studies": [7],
         "response": {"sstr": []},

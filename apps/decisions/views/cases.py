@@ -169,7 +169,9 @@ def _case_page(request: HttpRequest, case: Case, template: str, action: str) -> 
             "case": case,
             "meeting": case.meeting,
             "age": age_on(patient.birth_date, case.meeting.held_on),
-            "assessment": assessment_view(context["phenotype"], context["response"]),
+            "assessment": assessment_view(
+                context["phenotype"], context["response"], agent=context["agent"]
+            ),
             "number": index + 1,
             "total": len(ordered),
             "previous_id": ordered[index - 1] if index > 0 else None,

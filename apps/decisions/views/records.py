@@ -16,13 +16,17 @@ from apps.decisions.display import age_on, assessment_view
 from apps.decisions.models import Case, CaseStatus, Decision
 from apps.decisions.services import current_decision
 from apps.decisions.views import VIEW_DECISIONS
+from apps.patients.agent_choice import snapshot_agent_choice
 from apps.patients.models import Patient
 
 
-def _snapshot_context(decision: Decision) -> dict[str, Any]:
+def _snapshot_context(decision: Decision, patient_id: int) -> dict[str, Any]:
+    phenotype = decision.phenotype_snapshot
+    # The agent choice as the snapshot holds it, never the patient's current one.
+    agent = snapshot_agent_choice(phenotype, patient_id)
     return {
-        "snapshot": assessment_view(decision.phenotype_snapshot, decision.response_snapshot),
-        "has_snapshot": bool(decision.phenotype_snapshot),
+        "snapshot": assessment_view(phenotype, decision.response_snapshot, agent=agent),
+        "has_snapshot": bool(phenotype),
     }
 
 
@@ -53,7 +57,7 @@ def decision_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "superseded_by": getattr(decision, "superseded_by", None),
             "can_supersede": may_decide and decision.is_signed,
             "can_edit": may_decide and not decision.is_signed,
-            **_snapshot_context(decision),
+            **_snapshot_context(decision, patient.pk),
         },
     )
 
@@ -76,5 +80,5 @@ def case_summary(request: HttpRequest, pk: int) -> HttpResponse:
         "printed_at": timezone.now(),
     }
     if decision is not None:
-        context.update(_snapshot_context(decision))
+        context.update(_snapshot_context(decision, case.patient_id))
     return render(request, "decisions/case_summary.html", context)

@@ -1,13 +1,13 @@
-"""NETboard clinical rules (docs/clinical-rules.md §1-§10): pure Python, standard library only.
+"""NETboard clinical rules (docs/clinical-rules.md §1-§11): pure Python, standard library only.
 
 Takes plain frozen dataclasses (``inputs``) and returns plain results with their reasons; nothing
 here knows Django, Celery or HTTP.
 
 Index: rule → function → section of docs/clinical-rules.md.
 
-==========================================  =================================================  ====
+==========================================  =================================================  =====
 Rule                                        Function                                           §
-==========================================  =================================================  ====
+==========================================  =================================================  =====
 Tracer classes, therapeutic tracers         ``tracers.TRACER_CLASS``, ``THERAPEUTIC_TRACERS``  §1
 Dual-tracer timepoints (SSTR + FDG PET)     ``pairing.pair_timepoints``                        §1
 Uptake grade (modified Krenning scale)      ``uptake.study_references``, ``uptake.grade``      §2
@@ -29,10 +29,14 @@ Dual-tracer evolution and its alerts        ``evolution.dual_tracer_evolution`` 
 Biomarkers                                  ``biomarkers.biomarker_series``                    §8
 Disease-specific notes                      ``notes.disease_notes``                            §9
 Settings and their defaults                 ``inputs.Thresholds``                              §10
-==========================================  =================================================  ====
+PPGL agent choice: the SSTR + MIBG pair     ``agent_choice.agent_pair``                        §11.1
+PPGL lesion sets, covered (uptake ≥ 3)      ``agent_choice.lesion_sets``, ``study_uptake``     §11.1
+131I-MIBG, 177Lu-DOTATATE, tandem, partial  ``agent_choice.agent_choice``, ``suggest``         §11
+==========================================  =================================================  =====
 
-The entry points are ``phenotype.assess_phenotype`` (§1-§6) and ``response.assess_response``
-(§7-§9); every result carries ``version.RULES_VERSION`` and the thresholds it was computed with.
+The entry points are ``phenotype.assess_phenotype`` (§1-§6, and §11 as its ``agent_choice``)
+and ``response.assess_response`` (§7-§9); every result carries ``version.RULES_VERSION`` and the
+thresholds it was computed with.
 """
 
 from __future__ import annotations

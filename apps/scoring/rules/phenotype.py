@@ -1,5 +1,5 @@
 """Molecular imaging phenotype of one patient, timepoint by timepoint (docs/clinical-rules.md
-§1-§6).
+§1-§6), with the PPGL agent choice of §11 (``agent_choice.py``).
 
 ``assess_phenotype`` returns the body of API.md ``GET patients/{id}/phenotype/`` without
 ``patient``, ``status`` and ``computed_at`` (the Django side adds those). Every study is scored
@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 
+from .agent_choice import agent_choice
 from .dualtracer import grade_timepoint, without_fdg
 from .expression import KRENNING_SCORES, SstrTally, sstr_expression
 from .findings import latest_pathology, prrt_support
@@ -38,7 +39,8 @@ _ZERO = Decimal(0)
 
 
 def assess_phenotype(patient: PatientIn, thresholds: Thresholds) -> JSON:
-    """Every dual-tracer timepoint of the patient, in date order of its SSTR PET (§4).
+    """Every dual-tracer timepoint of the patient, in date order of its SSTR PET (§4), and the
+    PPGL agent choice beside them (§11, ``agent_choice``: None where it does not apply).
 
     Decimal arithmetic runs in ``DECIMAL_CONTEXT`` whatever the caller's thread context is, so
     products of entered values are exact and every comparison is exact (§2.1).
@@ -79,6 +81,7 @@ def _assess(patient: PatientIn, thresholds: Thresholds) -> JSON:
         "rules_version": RULES_VERSION,
         "thresholds": thresholds.as_dict(),
         "timepoints": timepoints,
+        "agent_choice": agent_choice(patient, thresholds),  # §11, patient level
     }
 
 

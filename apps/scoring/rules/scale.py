@@ -16,6 +16,7 @@ NOT_EVALUABLE: Final = "not_evaluable"
 # Tracer classes the rules treat specially (DOMAIN.md §1).
 SSTR: Final = "SSTR"
 FDG: Final = "FDG"
+NET: Final = "NET"  # noradrenaline transporter: MIBG, MFBG (DOMAIN.md §11)
 ANATOMIC: Final = "ANATOMIC"
 
 # DOMAIN.md §3: positive "above background" (NETPET, Karfis) is Krenning / FDG grade >= 2;

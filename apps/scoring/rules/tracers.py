@@ -39,6 +39,9 @@ THERAPEUTIC_TRACERS: frozenset[str] = frozenset({"lu177_dotatate", "i131_mibg"})
 # Modalities that count as PET for a dual-tracer timepoint ("an SSTR PET and an FDG PET",
 # DOMAIN.md §1) and for the PET-based Krenning caveat (DOMAIN.md §2).
 PET_MODALITIES: frozenset[str] = frozenset({"pet_ct", "pet_mri"})
+# A post-therapy SPECT/CT is the one non-PET study with a score computed from SUVs (§7;
+# ``uptake.computes_score``).
+SPECT_CT = "spect_ct"
 
 # GIPR is a DOMAIN.md §1 class with no tracer code in API.md yet.
 TRACER_CLASSES: frozenset[str] = frozenset(TRACER_CLASS.values()) | {"GIPR"}

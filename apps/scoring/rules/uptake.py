@@ -3,6 +3,8 @@
 
 ``study_references`` prepares one study's bands ``B·(1−t)``, ``B·(1+t)``, ``L`` and the validity
 of its references; ``grade`` then scores each observation against them, in the order of §2.1.
+``computes_score`` decides on which studies a score is computed from SUVs at all: every page, the
+API and the stored scores go through it (by way of ``study_references``).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from .scale import (
     SPLEEN_REFERENCE_MISSING,
     SSTR,
 )
-from .tracers import PET_MODALITIES
+from .tracers import PET_MODALITIES, SPECT_CT
 
 # Arithmetic on entered decimals (reference products, TLR cross-products, ratios) runs in this
 # context rather than the caller's thread context: 40 digits keep every product of values entered
@@ -100,16 +102,33 @@ class StudyReferences:
     small_lesion_mm: Decimal | None
 
 
+def computes_score(study: StudyIn) -> bool:
+    """Whether a score is computed from SUVs on this study at all (§2, §7, §11.1).
+
+    On a PET (``pet_ct``, ``pet_mri``): §2 is the scale "as used on PET", and §11.1 says a
+    computed score exists only there. On a post-therapy SPECT too: §7 compares the
+    post-177Lu-DOTATATE SPECT's score "visual, else computed". Not on a pre-therapy SPECT and
+    never on planar scintigraphy (no SUV): there only the reader's visual score grades a lesion,
+    so a scored lesion without one is ungradable.
+    """
+    if study.modality in PET_MODALITIES:
+        return True
+    return study.post_therapy and study.modality == SPECT_CT
+
+
 def study_references(study: StudyIn, thresholds: Thresholds) -> StudyReferences:
     """Prepare the §2 bands of one study from its reference uptake and the settings.
 
     ``L ≤ B`` invalidates the computed score on any study; ``S ≤ L`` only on an SSTR study, and
-    FDG studies ignore the spleen altogether (§2.1).
+    FDG studies ignore the spleen altogether (§2.1). Where no score is computed from SUVs
+    (``computes_score``) there are no bands and no reference to be out of order.
     """
     tracer_class = study.tracer_class
     kind = tracer_class if tracer_class in (FDG, ANATOMIC) else _FIVE_POINT
-    blood, liver = study.blood_pool_suv, study.liver_suv
-    spleen = None if kind == FDG else study.spleen_suv
+    computes = computes_score(study)
+    blood = study.blood_pool_suv if computes else None
+    liver = study.liver_suv if computes else None
+    spleen = None if kind == FDG or not computes else study.spleen_suv
     invalid = blood is not None and liver is not None and liver <= blood
     if tracer_class == SSTR and spleen is not None and liver is not None:
         invalid = invalid or spleen <= liver

@@ -268,3 +268,74 @@ def test_score_study_matches_score_observation() -> None:
     scores = score_study(on, T)
     assert scores == {o.lesion: score_observation(o, on, T) for o in on.observations}
     assert [scores[i].score for i in (1, 2, 3, 4)] == [1, 0, 3, None]
+
+
+# A score is computed from SUVs on a PET (§2: the scale "as used on PET"; §11.1: "a computed
+# score exists only on PET") and on the post-therapy SPECT that §7 compares ("visual, else
+# computed"); on planar scintigraphy and a pre-therapy SPECT only the visual score grades.
+MIBG_REFS = {"blood_pool_suv": "1.0", "liver_suv": "3.5", "spleen_suv": "2.5"}
+
+
+def on(tracer: str, modality: str, post_therapy: bool = False) -> Any:
+    """A study of the tracer (MIBG references on a NET study, else the SSTR ones)."""
+    tracer_class = "NET" if "mibg" in tracer or "mfbg" in tracer else "SSTR"
+    refs = MIBG_REFS if tracer_class == "NET" else {}
+    return study(
+        1, "2024-01-01", tracer_class, (), tracer=tracer, modality=modality,
+        post_therapy=post_therapy, **refs,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("study_on", "computed"),
+    [
+        (on("ga68_dotatate", "pet_ct"), 4),
+        (on("ga68_dotatate", "pet_mri"), 4),
+        (on("i124_mibg", "pet_ct"), 4),  # S <= L does not invalidate on MIBG (§11.1)
+        (on("f18_mfbg", "pet_ct"), 4),
+        (on("i123_mibg", "spect_ct"), None),
+        (on("i123_mibg", "planar"), None),
+        (on("in111_pentetreotide", "spect_ct"), None),
+        (on("in111_pentetreotide", "planar"), None),
+        (on("lu177_dotatate", "spect_ct", post_therapy=True), 4),  # §7
+        (on("i131_mibg", "spect_ct", post_therapy=True), 4),
+        (on("lu177_dotatate", "planar", post_therapy=True), None),
+    ],
+    ids=[
+        "sstr-pet-ct", "sstr-pet-mri", "124i-mibg-pet", "18f-mfbg-pet", "123i-mibg-spect",
+        "123i-mibg-planar", "111in-spect", "111in-planar", "post-177lu-spect",
+        "post-131i-mibg-spect", "post-177lu-planar",
+    ],
+)  # fmt: skip
+def test_a_score_is_computed_from_suvs_on_pet_and_post_therapy_spect_only(
+    study_on: Any, computed: int | None
+) -> None:
+    from apps.scoring.rules.uptake import computes_score
+
+    uptake = score_observation(obs(1, suv_max="30"), study_on, T)
+    assert computes_score(study_on) is (computed is not None)
+    assert uptake.computed == computed
+    if computed is None:
+        # Only the reader's visual score grades the lesion here: without it, ungradable, and no
+        # flag about a computed score that does not exist.
+        assert (uptake.score, uptake.source, uptake.ungradable, uptake.flags) == (
+            None, "none", True, ()
+        )  # fmt: skip
+        visual = score_observation(obs(1, suv_max="30", krenning_visual=2), study_on, T)
+        assert (visual.score, visual.source, visual.computed, visual.flags) == (
+            2, "visual", None, ()
+        )  # fmt: skip
+    else:
+        assert (uptake.score, uptake.source) == (computed, "computed")
+
+
+def test_references_out_of_order_are_not_flagged_where_no_score_is_computed() -> None:
+    spect = study(
+        1, "2024-01-01", "SSTR", (), tracer="in111_pentetreotide", modality="spect_ct",
+        blood_pool_suv="6.0", liver_suv="1.5",
+    )  # fmt: skip
+    assert score_observation(obs(1, suv_max="9", krenning_visual=3), spect, T).flags == ()
+    pet = study(1, "2024-01-01", "SSTR", (), blood_pool_suv="6.0", liver_suv="1.5")
+    assert score_observation(obs(1, suv_max="9", krenning_visual=3), pet, T).flags == (
+        "reference_order_invalid",
+    )

@@ -9,8 +9,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.core.roles import ROLES
-from apps.demo.cohort import COHORT, DemoPatient, as_date, as_decimal
+from apps.demo.cohort import COHORT, FOLLOW_UPS, DemoPatient, as_date, as_decimal
 from apps.imaging.models import ImagingStudy, Lesion, Observation
+from apps.outcomes.models import FollowUp
+from apps.outcomes.services import follow_up_record
 from apps.patients.models import Biomarker, Pathology, Patient, Treatment, TreatmentCycle
 from apps.scoring.queue import request_recompute
 
@@ -32,12 +34,30 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         with pghistory.context(source="load_demo"):
             created = sum(load_patient(spec) for spec in COHORT)
+            followed = load_follow_ups()
             want_users = (options["users"] or settings.DEBUG) and not options["no_users"]
             users = load_users() if want_users else 0
         self.stdout.write(
             f"Demo cohort: {created} patient(s) created, {len(COHORT) - created} already "
-            f"present; {users} demo user(s) created."
+            f"present; {followed} with synthetic follow-up records; {users} demo user(s) created."
         )
+
+
+@transaction.atomic
+def load_follow_ups() -> int:
+    """The synthetic outcome records of the demo patients that have none yet (a cohort loaded
+    by an earlier release gets them too); the number of patients given them."""
+    given = 0
+    for patient in Patient.objects.filter(mrn__in=FOLLOW_UPS, follow_ups__isnull=True):
+        for kind, day, detail in FOLLOW_UPS[patient.mrn]:
+            values = {"patient": patient, "kind": kind, "occurred_on": as_date(day)}
+            if kind == "progression":
+                values["basis"] = detail
+            elif kind == "death":
+                values["cause"] = detail
+            follow_up_record(follow_up=FollowUp(), values=values)
+        given += 1
+    return given
 
 
 @transaction.atomic
