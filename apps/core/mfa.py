@@ -37,6 +37,7 @@ from django.contrib.auth import get_user_model, logout
 from django.contrib.auth.views import redirect_to_login
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -149,8 +150,6 @@ def wait_seconds(user: Any) -> int:
         for device in model.objects.filter(user=user, confirmed=True):
             allowed, data = device.verify_is_allowed()
             if not allowed and data and data.get("locked_until"):
-                from django.utils import timezone
-
                 waits.append((data["locked_until"] - timezone.now()).total_seconds())
     return max(0, int(max(waits, default=0) + 0.999))
 

@@ -147,8 +147,17 @@ def enrol(request: HttpRequest) -> HttpResponse:
         user, next_url = request.user, resolve_url("mfa-settings")
     else:
         return _start_again(request)
-    if found is not None and mfa.authenticator(user) is not None:
-        return redirect("mfa-verify")  # enrolled already: the code, not a new enrolment
+    if mfa.authenticator(user) is not None:
+        if found is not None:
+            return redirect("mfa-verify")  # enrolled already: the code, not a new enrolment
+        # A signed-in session does not swap the authenticator: a stolen session could then
+        # take the account's second factor over. A new phone goes through an administrator.
+        messages.info(
+            request,
+            "Two-factor sign-in is already set up. For a new phone, ask an administrator to "
+            "reset it; you set it up again at your next sign-in.",
+        )
+        return redirect("mfa-settings")
     device = mfa.enrolment_device(user)
     form = CodeForm(request.POST or None)
     error = ""

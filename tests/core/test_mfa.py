@@ -343,3 +343,14 @@ def test_mfa_required_roles_read_from_the_groups(settings: Any) -> None:
     settings.NETBOARD_MFA_REQUIRED_ROLES = []
     assert not mfa.must_enrol(clinician())
     assert Group.objects.filter(name="clinician").exists()
+
+
+def test_a_signed_in_session_cannot_swap_the_authenticator(client: Client) -> None:
+    clinician()
+    key, _ = enrol(client, "carol")
+    first = TOTPDevice.objects.get(user__username="carol", confirmed=True)
+    response = client.get(ENROL)
+    assert response.status_code == 302 and response.url == SETTINGS
+    assert client.post(ENROL, {"code": pyotp.TOTP(key).now()}).url == SETTINGS
+    assert list(TOTPDevice.objects.filter(user__username="carol")) == [first]
+    assert "ask an administrator" in client.get(SETTINGS).content.decode()
