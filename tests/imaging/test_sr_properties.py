@@ -300,7 +300,9 @@ def test_any_valid_sr_imports_or_is_refused_naming_the_file_never_a_500(reader) 
         assert Observation.objects.filter(study=study).count() == len(tracked)
         for site, value in sr["reference"].items():
             held = getattr(study, REFERENCE_SITES[site])
-            assert held == Decimal(str(value)), (site, value, held)
+            # Stored to the 3 decimals of a reference SUV (a workstation may write more): a
+            # wild value such as 12.3456789 imports as 12.346 (seed 19 found it).
+            assert held == Decimal(str(value)).quantize(Decimal("0.001")), (site, value, held)
 
     check()
     assert 200 in seen, seen  # the property saw imports, not only refusals
