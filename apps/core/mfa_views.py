@@ -29,19 +29,10 @@ from apps.core.signin import lockout_response
 
 
 class CodeForm(forms.Form):
-    code = forms.CharField(
-        label="Code",
-        max_length=32,
-        strip=True,
-        widget=forms.TextInput(
-            attrs={
-                "autocomplete": "one-time-code",
-                "autocapitalize": "off",
-                "spellcheck": "false",
-                "autofocus": True,
-            }
-        ),
-    )
+    """The code typed on the code, enrolment and two-factor pages (their templates write the
+    input, with its autocomplete and keyboard hints)."""
+
+    code = forms.CharField(label="Code", max_length=32, strip=True)
 
 
 class SignInView(LoginView):
