@@ -17,10 +17,13 @@ The canonical content (``canonical_bytes``) is JSON with sorted keys, separators
 ``decided_at`` and ``signed_at`` (ISO 8601 in UTC with microseconds, ``+00:00``),
 ``phenotype_snapshot``, ``response_snapshot``, ``acknowledged_preliminary``,
 ``outside_meeting``, ``supersedes`` (an id or null), ``chain_position`` and
-``previous_digest``. Snapshots are written as a JSON column gives them back: a number that is an
-integer (``3`` and ``3.0`` alike; PostgreSQL's ``jsonb`` may return ``1e+20`` as an integer) is
-written as an integer, any other number in Python's shortest form, so the digest of a decision
-is the same before and after a round trip through the database. The form is fixed: changing it
+``previous_digest``; and ``agent_choice_lesions`` (what the decision kept of a PPGL agent
+choice beside its snapshot) only where it is not empty, so that the digests of decisions signed
+before NETboard kept it, and of every decision §11 does not apply to, are unchanged. Snapshots
+are written as a JSON column gives them back: a number that is an integer (``3`` and ``3.0``
+alike; PostgreSQL's ``jsonb`` may return ``1e+20`` as an integer) is written as an integer, any
+other number in Python's shortest form, so the digest of a decision is the same before and after
+a round trip through the database. The form is fixed: changing it
 would make every stored digest fail; a new form needs a new, versioned function.
 
 What the chain cannot show by itself: removing the LAST links (nothing follows them). The
@@ -72,6 +75,7 @@ CONTENT_FIELDS = (
     "supersedes_id",
     "chain_position",
     "previous_digest",
+    "agent_choice_lesions",
 )
 
 
@@ -124,6 +128,9 @@ def canonical_bytes(values: Mapping[str, Any]) -> bytes:
         "chain_position": values["chain_position"],
         "previous_digest": values["previous_digest"],
     }
+    # Only where not empty: the content of a decision without it is what it always was.
+    if values.get("agent_choice_lesions"):
+        content["agent_choice_lesions"] = _json_value(values["agent_choice_lesions"])
     text = json.dumps(
         content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     )
@@ -153,6 +160,7 @@ def _values_of(decision: Decision) -> dict[str, Any]:
         "supersedes_id": decision.supersedes_id,
         "chain_position": decision.chain_position,
         "previous_digest": decision.previous_digest,
+        "agent_choice_lesions": decision.agent_choice_lesions,
     }
 
 

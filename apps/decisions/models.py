@@ -83,6 +83,19 @@ class Decision(ClinicalRecord):
     decided_at = models.DateTimeField()
     phenotype_snapshot = models.JSONField(default=dict, blank=True)
     response_snapshot = models.JSONField(default=dict, blank=True)
+    # What the decision form showed of a PPGL patient's agent choice beyond the snapshot (which
+    # is the phenotype body exactly as served, without per-lesion scores): the lesion labels, the
+    # two studies' names and each lesion's stored uptake score on them
+    # (apps.patients.agent_choice.agent_choice_lesions); {} where §11 does not apply.
+    agent_choice_lesions = models.JSONField(
+        default=dict,
+        blank=True,
+        editable=False,
+        help_text=(
+            "The lesions behind the snapshot's PPGL agent choice as shown: labels, the two "
+            "studies' names and each lesion's uptake score on them."
+        ),
+    )
     signed_at = models.DateTimeField(null=True, blank=True)
     # Signed on a preliminary assessment (a draft read behind its snapshot) knowingly: the
     # signer ticked the acknowledgement, which signing such a snapshot requires.

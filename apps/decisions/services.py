@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from apps.decisions import integrity
 from apps.decisions.models import Case, Decision, Meeting
+from apps.patients.agent_choice import agent_choice_lesions
 from apps.patients.locks import hold_patient
 from apps.patients.models import Patient
 from apps.scoring import services as scoring
@@ -174,12 +175,12 @@ def decision_record(
         # Lock order (apps/patients/locks.py): the case, the patient, then the assessment.
         Case.objects.select_for_update(no_key=True).filter(pk=case.pk).first()
         hold_patient(case.patient_id)
-        stored_digest = (
+        stored_digest, stored_uptake = (
             PhenotypeAssessment.objects.select_for_update(no_key=True)
             .filter(patient_id=case.patient_id)
-            .values_list("inputs_digest", flat=True)
+            .values_list("inputs_digest", "uptake")
             .first()
-        )
+        ) or ("", {})
         bodies = scoring.assessment_bodies(case.patient_id)
         phenotype, response = bodies["phenotype"], bodies["response"]
         values = {
@@ -200,7 +201,7 @@ def decision_record(
         acknowledged = bool(sign and phenotype.get("preliminary") and acknowledged_preliminary)
         if shown is not None:
             current = current_decision(case)
-            _check_shown(current, base or "", shown, phenotype, stored_digest or "")
+            _check_shown(current, base or "", shown, phenotype, stored_digest)
             if (
                 current is not None
                 and not current.is_signed
@@ -224,6 +225,9 @@ def decision_record(
             decided_at=now,
             phenotype_snapshot=phenotype,
             response_snapshot=response,
+            agent_choice_lesions=agent_choice_lesions(
+                phenotype.get("agent_choice"), case.patient_id, stored_uptake
+            ),
             signed_at=now if sign else None,
             acknowledged_preliminary=acknowledged,
             supersedes=supersedes,

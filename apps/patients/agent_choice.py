@@ -6,9 +6,12 @@ own ``agent_choice``. Nothing here runs a rule: the lesions each agent covers ar
 lists, and each lesion's uptake is the stored score of that lesion on that study.
 
 A decision's snapshot is the phenotype body exactly as the API served it (``decision_record``),
-which holds the agent choice but not the per-lesion scores behind it: there each uptake is shown
-as the band the coverage lists prove (3–4, above liver: covered; 0–2: not), never re-read from
-today's data.
+which holds the agent choice but not the per-lesion scores behind it; the decision keeps those
+beside it (``Decision.agent_choice_lesions``, ``agent_choice_lesions``: the lesion labels, the two
+studies' names and each lesion's stored score on them, as the decision form showed them), so a
+snapshot shows the table as it was decided on, never re-read from today's data. A decision
+recorded before NETboard kept them shows each uptake as the band the coverage lists prove (3–4,
+above liver: covered; 0–2: not).
 """
 
 from __future__ import annotations
@@ -73,8 +76,9 @@ def agent_choice_view(
     does not apply (``agent_choice`` null).
 
     ``labels``: lesion labels by id; ``studies``: study names by id; ``uptake``: the stored
-    per-observation scores of the same stored result, or None for a snapshot (then each uptake
-    is the band its coverage proves, and ``scores`` is false)."""
+    per-observation scores of the same stored result (or those a decision kept), or None for a
+    snapshot that kept none (then each uptake is the band its coverage proves, and ``scores``
+    is false)."""
     if not choice:
         return None
     by_sstr, by_mibg = set(choice["covered_by_sstr"]), set(choice["covered_by_mibg"])
@@ -123,15 +127,9 @@ def _lesion_ids(choice: Mapping[str, Any]) -> set[int]:
     return {lesion for key in (*keys, "ungradable_lesions") for lesion in choice[key]}
 
 
-def snapshot_agent_choice(
-    phenotype_snapshot: Mapping[str, Any], patient_id: int
-) -> dict[str, Any] | None:
-    """The agent-choice block of a decision's snapshot: the snapshot's own ``agent_choice``
-    (its suggestion, coverage, provisional state and reason as shown when decided), with the
-    lesions and the two studies named (two queries, only when there is an agent choice)."""
-    choice = phenotype_snapshot.get("agent_choice")
-    if not choice:
-        return None
+def _names(choice: Mapping[str, Any], patient_id: int) -> tuple[dict[int, str], dict[int, str]]:
+    """The labels of the agent choice's lesions and the names of its two studies, as the
+    record holds them now (two queries)."""
     labels = dict(
         Lesion.objects.filter(patient_id=patient_id, pk__in=_lesion_ids(choice)).values_list(
             "id", "label"
@@ -143,7 +141,53 @@ def snapshot_agent_choice(
             patient_id=patient_id, pk__in=[choice["sstr_study"], choice["mibg_study"]]
         ).values_list("id", "tracer", "modality", "performed_on")
     }
-    return agent_choice_view(choice, labels=labels, studies=studies, uptake=None)
+    return labels, studies
+
+
+def agent_choice_lesions(
+    choice: Mapping[str, Any] | None, patient_id: int, uptake: Mapping[str, Any]
+) -> dict[str, Any]:
+    """What a decision keeps of the agent choice beside its snapshot (``{}`` where §11 does not
+    apply): ``labels`` (lesion id → label), ``studies`` (study id → name) and ``uptake`` (the
+    stored per-observation scores, ``PhenotypeAssessment.uptake``, of the agent choice's lesions
+    on its two studies), JSON keys as strings. Two queries, only when there is an agent
+    choice."""
+    if not choice:
+        return {}
+    lesions = {str(lesion) for lesion in _lesion_ids(choice)}
+    labels, studies = _names(choice, patient_id)
+    kept = {}
+    for study in {str(choice["sstr_study"]), str(choice["mibg_study"])}:
+        scores = uptake.get(study) or {}
+        kept[study] = {lesion: scores[lesion] for lesion in sorted(lesions) if lesion in scores}
+    return {
+        "labels": {str(pk): label for pk, label in labels.items()},
+        "studies": {str(pk): name for pk, name in studies.items()},
+        "uptake": kept,
+    }
+
+
+def snapshot_agent_choice(
+    phenotype_snapshot: Mapping[str, Any], patient_id: int, kept: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """The agent-choice block of a decision's snapshot: the snapshot's own ``agent_choice``
+    (its suggestion, coverage, provisional state and reason as shown when decided), with the
+    lesion labels, study names and scores the decision kept (``kept``:
+    ``Decision.agent_choice_lesions``). A decision that kept none (recorded before NETboard
+    kept them) names its lesions and studies as the record does now (two queries) and shows
+    each uptake as the band its coverage proves."""
+    choice = phenotype_snapshot.get("agent_choice")
+    if not choice:
+        return None
+    if not kept:
+        labels, studies = _names(choice, patient_id)
+        return agent_choice_view(choice, labels=labels, studies=studies, uptake=None)
+    return agent_choice_view(
+        choice,
+        labels={int(pk): label for pk, label in kept["labels"].items()},
+        studies={int(pk): name for pk, name in kept["studies"].items()},
+        uptake=kept["uptake"],
+    )
 
 
 def record_names(

@@ -164,6 +164,9 @@ def test_the_canonical_content_is_sorted_compact_json_of_what_was_signed() -> No
     assert content["supersedes"] is None
     assert content["chain_position"] == 1
     assert content["previous_digest"] == ""
+    # Kept beside the snapshot only for a PPGL agent choice, and only then in the content: the
+    # content of every other decision is what it was before NETboard kept it.
+    assert decision.agent_choice_lesions == {} and "agent_choice_lesions" not in content
 
 
 def test_the_digest_covers_every_part_of_the_content() -> None:
@@ -189,6 +192,7 @@ def test_the_digest_covers_every_part_of_the_content() -> None:
         "supersedes_id": 1,
         "chain_position": 2,
         "previous_digest": "0" * 64,
+        "agent_choice_lesions": {"labels": {"1": "T7 vertebra"}},
     }
     assert set(changes) == set(integrity.CONTENT_FIELDS)
     for field, value in changes.items():

@@ -8,6 +8,7 @@ agent choice after the data changed; a patient §11 does not apply to shows none
 from __future__ import annotations
 
 import html as htmllib
+import json
 import re
 from datetime import date
 from decimal import Decimal
@@ -18,11 +19,13 @@ from django.test import Client, TestCase
 from django.utils import timezone
 
 from apps.decisions import services as decisions
+from apps.decisions.integrity import decision_canonical, verify_chain
 from apps.decisions.models import Case, Decision
 from apps.imaging.models import ImagingStudy, Lesion, Observation
 from apps.patients.models import Patient
 from apps.patients.services import record_save
 from apps.scoring.models import PhenotypeAssessment
+from tests.decisions.test_tamper_evident import tamper
 from tests.factories import (
     CaseFactory,
     LesionFactory,
@@ -233,7 +236,8 @@ def test_the_snapshot_shows_the_agent_choice_it_was_decided_on_after_the_data_ch
     assert decision.is_signed
     assert decision.phenotype_snapshot["agent_choice"]["suggestion"] == "tandem"
     # The MIBG read changes afterwards: the left upper quadrant no longer takes up MIBG, so
-    # neither agent covers it and the patient's current agent choice is partial.
+    # neither agent covers it and the patient's current agent choice is partial; a lesion is
+    # renamed.
     with TestCase.captureOnCommitCallbacks(execute=True):
         ImagingStudy.objects.filter(pk=mibg.pk).update(status="draft")
         changed = Observation.objects.get(
@@ -241,6 +245,7 @@ def test_the_snapshot_shows_the_agent_choice_it_was_decided_on_after_the_data_ch
         )
         changed.suv_max = Decimal("0.5")
         record_save(record=changed)
+        Lesion.objects.filter(pk=lesions["T7 vertebra"].pk).update(label="T7 vertebral body")
     current = PhenotypeAssessment.objects.get(patient=patient).summary["agent_choice"]
     assert current["suggestion"] == "partial"
     assert agent_block(clinician.get(f"/patients/{patient.pk}/").content.decode())
@@ -249,17 +254,100 @@ def test_the_snapshot_shows_the_agent_choice_it_was_decided_on_after_the_data_ch
     now = agent_block(shown["patient page"])
     assert "Partial: some lesions are covered by neither agent" in text(now)
     assert table_rows(now)[-1] == ("Left upper quadrant soft tissue", "2", "0", "neither")
+    assert table_rows(now)[0][0] == "T7 vertebral body"
     for name in ("snapshot", "case summary"):
         block = agent_block(shown[name])
         assert "Suggested: tandem 177Lu-DOTATATE and 131I-MIBG" in text(block), name
         assert "Partial" not in text(block), name
-        # The snapshot holds which lesions each agent covered, not each score: the bands.
-        assert table_rows(block) == [
-            ("T7 vertebra", "3–4", "3–4", "both"),
-            ("Hepatic dome 1", "3–4", "3–4", "both"),
-            ("Hepatic dome 2", "3–4", "0–2", "177Lu-DOTATATE"),
-            ("Left upper quadrant soft tissue", "0–2", "3–4", "131I-MIBG"),
-        ], name
-        assert "The snapshot keeps which lesions each agent covers" in block, name
+        # The decision kept each lesion's label and scores as the form showed them.
+        assert table_rows(block) == FIG_8_ROWS, name
+        assert "The snapshot keeps which lesions each agent covers" not in block, name
+        assert "SSTR 68Ga-DOTATATE PET/CT 2024-11-04 · MIBG 124I-MIBG PET/CT 2024-11-12" in text(
+            block
+        ), name
         reason = decision.phenotype_snapshot["agent_choice"]["reason"]
         assert htmllib.escape(reason, quote=False) in block and reason != current["reason"]
+
+
+def test_a_decision_keeps_the_labels_studies_and_scores_behind_its_agent_choice() -> None:
+    patient, mibg, lesions = ppgl_patient()
+    stored = PhenotypeAssessment.objects.get(patient=patient)
+    choice = stored.summary["agent_choice"]
+    decision = decisions.decision_record(
+        case=CaseFactory(patient=patient, meeting=MeetingFactory()),
+        recommendation="prrt",
+        rationale="Tandem.",
+        decided_by=UserFactory(),
+    )
+    kept = Decision.objects.get(pk=decision.pk).agent_choice_lesions
+    assert kept["labels"] == {str(lesion.pk): label for label, lesion in lesions.items()}
+    assert kept["studies"] == {
+        str(choice["sstr_study"]): "68Ga-DOTATATE PET/CT 2024-11-04",
+        str(mibg.pk): "124I-MIBG PET/CT 2024-11-12",
+    }
+    # Exactly the stored scores of those lesions on those two studies, nothing else.
+    assert kept["uptake"] == {
+        study: {str(lesion.pk): stored.uptake[study][str(lesion.pk)] for lesion in lesions.values()}
+        for study in (str(choice["sstr_study"]), str(mibg.pk))
+    }
+    assert {entry["score"] for entry in kept["uptake"][str(mibg.pk)].values()} == {2, 4}
+
+
+def test_a_decision_the_agent_choice_does_not_apply_to_keeps_nothing_beside_it() -> None:
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        patient = three_liver_lesions(PatientFactory(histology="net"))
+    decision = decisions.decision_record(
+        case=CaseFactory(patient=patient, meeting=MeetingFactory()),
+        recommendation="ssa",
+        rationale="r",
+        decided_by=UserFactory(),
+    )
+    assert Decision.objects.get(pk=decision.pk).agent_choice_lesions == {}
+
+
+def test_a_decision_recorded_before_the_scores_were_kept_shows_the_bands(
+    clinician: Client,
+) -> None:
+    patient, _mibg, _lesions = ppgl_patient()
+    case = CaseFactory(patient=patient, meeting=MeetingFactory())
+    decision = decisions.decision_record(
+        case=case, recommendation="prrt", rationale="Tandem.", decided_by=UserFactory()
+    )
+    # A draft recorded before NETboard kept the lesions beside the snapshot.
+    Decision.objects.filter(pk=decision.pk).update(agent_choice_lesions={})
+    block = agent_block(pages(clinician, case, decision)["snapshot"])
+    assert table_rows(block) == [
+        ("T7 vertebra", "3–4", "3–4", "both"),
+        ("Hepatic dome 1", "3–4", "3–4", "both"),
+        ("Hepatic dome 2", "3–4", "0–2", "177Lu-DOTATATE"),
+        ("Left upper quadrant soft tissue", "0–2", "3–4", "131I-MIBG"),
+    ]
+    assert "The snapshot keeps which lesions each agent covers" in block
+
+
+def test_the_kept_scores_are_signed_with_the_decision() -> None:
+    patient, _mibg, lesions = ppgl_patient()
+    decision = decisions.decision_record(
+        case=CaseFactory(patient=patient, meeting=MeetingFactory()),
+        recommendation="prrt",
+        rationale="Tandem.",
+        decided_by=UserFactory(),
+        sign=True,
+    )
+    content = json.loads(decision_canonical(Decision.objects.get(pk=decision.pk)))
+    assert content["agent_choice_lesions"]["labels"][str(lesions["T7 vertebra"].pk)] == (
+        "T7 vertebra"
+    )
+    assert verify_chain().ok
+    # A superuser lowers a kept score behind NETboard's back: the chain names the field.
+    tamper(
+        "UPDATE decisions_decision SET agent_choice_lesions = jsonb_set(agent_choice_lesions, "
+        "%s, '1') WHERE id = %s",
+        [
+            f"{{uptake,{decision.phenotype_snapshot['agent_choice']['mibg_study']},"
+            f"{lesions['T7 vertebra'].pk},score}}",
+            decision.pk,
+        ],
+    )
+    result = verify_chain()
+    assert not result.ok and "agent_choice_lesions" in result.reason

@@ -18,6 +18,10 @@ PROTECT_TRIGGER = "pgtrigger_signed_decision_immutable_f7afe"
 def chain_signed(apps: Any, schema_editor: Any) -> None:
     from apps.decisions.integrity import CONTENT_FIELDS, GENESIS, digest_of
 
+    # The columns of this migration's state: ``agent_choice_lesions`` (0008) is not one yet, and
+    # the canonical content of a decision without it does not include it.
+    fields = [name for name in CONTENT_FIELDS if name != "agent_choice_lesions"]
+
     decisions = apps.get_model("decisions", "Decision")
     unchained = decisions.objects.filter(signed_at__isnull=False, chain_position__isnull=True)
     if not unchained.exists():
@@ -37,8 +41,7 @@ def chain_signed(apps: Any, schema_editor: Any) -> None:
         for start in range(0, len(ids), 200):
             chunk = ids[start : start + 200]
             rows = {
-                row["id"]: row
-                for row in decisions.objects.filter(id__in=chunk).values(*CONTENT_FIELDS)
+                row["id"]: row for row in decisions.objects.filter(id__in=chunk).values(*fields)
             }
             for pk in chunk:
                 position += 1

@@ -23,7 +23,7 @@ from apps.patients.models import Patient
 def _snapshot_context(decision: Decision, patient_id: int) -> dict[str, Any]:
     phenotype = decision.phenotype_snapshot
     # The agent choice as the snapshot holds it, never the patient's current one.
-    agent = snapshot_agent_choice(phenotype, patient_id)
+    agent = snapshot_agent_choice(phenotype, patient_id, decision.agent_choice_lesions)
     return {
         "snapshot": assessment_view(phenotype, decision.response_snapshot, agent=agent),
         "has_snapshot": bool(phenotype),
