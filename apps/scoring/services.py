@@ -29,9 +29,9 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 from django.conf import settings
 from django.db import connection, transaction
-import orjson
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
@@ -46,9 +46,9 @@ from apps.scoring.rules import (
     PatientIn,
     Thresholds,
     assess_phenotype,
-    score_study,
 )
 from apps.scoring.rules.response import assess_response
+from apps.scoring.rules.uptake import ScoredStudy, score_lesions
 from apps.scoring.selectors import patient_rules_input, patients_rules_input, rules_thresholds
 
 logger = logging.getLogger(__name__)
@@ -117,21 +117,30 @@ def status_of(
 # --- Computing --------------------------------------------------------------------------------
 
 
-def uptake_by_study(patient: PatientIn, thresholds: Thresholds) -> dict[str, Any]:
-    """What ``PhenotypeAssessment.uptake`` stores: the §2 uptake grade of every observation, by
-    study id and lesion id (strings, as JSON keys are)."""
+def scored_studies(patient: PatientIn, thresholds: Thresholds) -> dict[int, ScoredStudy]:
+    """Every study of the patient that has observations, scored once (§2, ``score_lesions``),
+    by study id: what the phenotype grades (``assess_phenotype``) and ``uptake`` stores."""
     return {
-        str(study.id): {
+        study.id: score_lesions(study, thresholds)
+        for study in patient.studies
+        if study.observations
+    }
+
+
+def uptake_by_study(scored: dict[int, ScoredStudy]) -> dict[str, Any]:
+    """What ``PhenotypeAssessment.uptake`` stores: the §2 uptake grade of every observation, by
+    study id and lesion id (strings, as JSON keys are), from ``scored_studies``."""
+    return {
+        str(study): {
             str(lesion): {
                 "score": uptake.score,
                 "source": uptake.source,
                 "computed": uptake.computed,
                 "flags": list(uptake.flags),
             }
-            for lesion, uptake in score_study(study, thresholds).items()
+            for lesion, uptake in scores.uptakes.items()
         }
-        for study in patient.studies
-        if study.observations
+        for study, scores in scored.items()
     }
 
 
@@ -150,12 +159,13 @@ def stored_fields(
     ``computed_at``: the one computation of both the single recompute and a regrade's chunk, so
     that the two can never store different rows for the same inputs."""
     reads = preliminary_of(patient)
-    phenotype = {**assess_phenotype(patient, thresholds), **reads}
+    scored = scored_studies(patient, thresholds)
+    phenotype = {**assess_phenotype(patient, thresholds, scored), **reads}
     response = {**assess_response(patient, thresholds, phenotype), **reads}
     return {
         "phenotype": phenotype,
         "response": response,
-        "uptake": uptake_by_study(patient, thresholds),
+        "uptake": uptake_by_study(scored),
         "latest_timepoint": latest_grades(phenotype),
         "summary": assessment_summary(phenotype, response),
         "rules_version": RULES_VERSION,

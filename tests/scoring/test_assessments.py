@@ -576,3 +576,38 @@ def test_a_sweep_that_loses_the_broker_midway_takes_back_the_unsent_marks(
     queued = dict(InputVersion.objects.values_list("patient_id", "queued_at"))
     assert queued[sent[0]] is not None
     assert [queued[p.pk] for p in patients if p.pk != sent[0]] == [None, None]
+
+
+def test_the_stored_uptake_is_every_observation_graded_as_score_study_grades_it() -> None:
+    """Each study is scored once for the phenotype and ``uptake`` (``scored_studies``): what is
+    stored is §2's grade of every observation of every study with observations, CT included."""
+    from apps.scoring.rules import score_study
+    from apps.scoring.selectors import patient_rules_input, rules_thresholds
+
+    patient = dual_tracer_patient(fdg_visual="positive")
+    with committed():
+        ct = StudyFactory(
+            patient=patient, tracer="none", modality="ct", performed_on=date(2024, 3, 9)
+        )
+        for lesion in Lesion.objects.filter(patient=patient):
+            ObservationFactory(study=ct, lesion=lesion, suv_max=None, long_axis_mm=Decimal("14"))
+        StudyFactory(patient=patient, tracer="f18_fdg", performed_on=date(2024, 5, 1))  # no reads
+    thresholds = rules_thresholds()
+    inputs = patient_rules_input(patient.pk)
+    expected = {
+        str(study.id): {
+            str(lesion): {
+                "score": uptake.score,
+                "source": uptake.source,
+                "computed": uptake.computed,
+                "flags": list(uptake.flags),
+            }
+            for lesion, uptake in score_study(study, thresholds).items()
+        }
+        for study in inputs.studies
+        if study.observations
+    }
+    stored = PhenotypeAssessment.objects.get(patient=patient).uptake
+    assert stored == expected
+    assert len(stored) == 3 and str(ct.pk) in stored
+    assert {entry["score"] for entry in stored[str(ct.pk)].values()} == {None}

@@ -11,6 +11,7 @@ decide on those lists.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 
@@ -38,18 +39,23 @@ STATUS_GRADED, STATUS_UNPAIRED, STATUS_NOT_EVALUABLE, STATUS_UNGRADABLE, STATUS_
 _ZERO = Decimal(0)
 
 
-def assess_phenotype(patient: PatientIn, thresholds: Thresholds) -> JSON:
+def assess_phenotype(
+    patient: PatientIn, thresholds: Thresholds, scored: Mapping[int, ScoredStudy] | None = None
+) -> JSON:
     """Every dual-tracer timepoint of the patient, in date order of its SSTR PET (§4), and the
     PPGL agent choice beside them (§11, ``agent_choice``: None where it does not apply).
+
+    ``scored``: the patient's studies already scored (``score_lesions``, by study id) when the
+    caller has them (the worker stores them too); a study not in it is scored here.
 
     Decimal arithmetic runs in ``DECIMAL_CONTEXT`` whatever the caller's thread context is, so
     products of entered values are exact and every comparison is exact (§2.1).
     """
     with localcontext(DECIMAL_CONTEXT):
-        return _assess(patient, thresholds)
+        return _assess(patient, thresholds, dict(scored or {}))
 
 
-def _assess(patient: PatientIn, thresholds: Thresholds) -> JSON:
+def _assess(patient: PatientIn, thresholds: Thresholds, scored: dict[int, ScoredStudy]) -> JSON:
     names = LesionNames({lesion.id: lesion.label for lesion in patient.lesions if lesion.label})
     pathology = latest_pathology(patient.pathology)
     zidan_note = None
@@ -58,7 +64,7 @@ def _assess(patient: PatientIn, thresholds: Thresholds) -> JSON:
             "Zidan et al. proposed this grouping for pulmonary NEN; this patient's primary site "
             f"is {patient.primary_site.replace('_', ' ')}."
         )
-    scored: dict[int, ScoredStudy] = {}  # by study id: an FDG PET may pair with several SSTR PETs
+    # ``scored`` is by study id: an FDG PET may pair with several SSTR PETs.
     timepoints = []
     for sstr, fdg in pair_timepoints(patient.studies, thresholds):
         for study in (sstr, fdg):
