@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from apps.decisions.models import Decision
@@ -51,6 +52,26 @@ def create_study(page: Any, patient: Patient, tracer_keys: str, refs: list[str])
 
 def wait_saved(page: Any, lesion: Lesion) -> None:
     page.wait_for_selector(f"#row-{lesion.pk}[data-status=saved]")
+
+
+def finish_read(page: Any, study: ImagingStudy) -> None:
+    """Finish the read from the keyboard (Alt+Shift+F) and wait for the finished grid. If it does
+    not come, say what the grid showed (its refusal, each row's state) and keep a screenshot."""
+    page.keyboard.press("Alt+Shift+F")
+    try:
+        page.wait_for_selector("#reopen-read", timeout=WAIT_MS)
+    except PlaywrightTimeout:
+        page.screenshot(path=str(ARTIFACTS / "finish-failure.png"), full_page=True)
+        refusal = page.locator("#finish-error").all_text_contents()
+        rows = page.eval_on_selector_all(
+            "tr.obs-row", "rows => rows.map(row => `${row.id}: ${row.dataset.status}`)"
+        )
+        status = ImagingStudy.objects.get(pk=study.pk).status
+        raise AssertionError(
+            f"the read was not finished (study {status}); refusal {refusal}, rows {rows}, "
+            f"focus on {page.evaluate('document.activeElement && document.activeElement.id')}"
+        ) from None
+    assert ImagingStudy.objects.get(pk=study.pk).status == "final"
 
 
 def grade_on_patient_page(page: Any, base: str, patient: Patient, grade: str) -> None:
@@ -112,9 +133,7 @@ def test_read_grade_list_decide_and_keep_the_snapshot(stack: Stack, chromium_pag
     assert_no_serious_violations(page, "study grid (SSTR)")
     assert [o.krenning_visual for o in Observation.objects.filter(study=sstr)] == [4, 4]
     # The reader finishes the read from the keyboard (the board signs on finished reads).
-    page.keyboard.press("Alt+Shift+F")
-    page.wait_for_selector("#reopen-read")
-    assert ImagingStudy.objects.get(pk=sstr.pk).status == "final"
+    finish_read(page, sstr)
 
     # --- The FDG PET on the same day: both lesions are FDG-negative (not seen).
     page.goto(f"{base}/patients/{patient.pk}/studies/new/")
@@ -129,8 +148,7 @@ def test_read_grade_list_decide_and_keep_the_snapshot(stack: Stack, chromium_pag
     assert set(Observation.objects.filter(study=fdg).values_list("state", flat=True)) == {
         "not_seen"
     }
-    page.keyboard.press("Alt+Shift+F")
-    page.wait_for_selector("#reopen-read")
+    finish_read(page, fdg)
     page.screenshot(path=str(ARTIFACTS / "flow-study-grid-fdg.png"), full_page=True)
 
     # --- The worker's grade appears on the patient page: SSTR-avid, FDG-negative is P1.
