@@ -63,13 +63,24 @@ BLANK_ROW = {
 }
 
 
+# The 0–4 visual score of the other receptor and transporter tracers, against blood pool, liver
+# and spleen as on SSTR: not a Krenning score, which is SSTR's (docs/clinical-rules.md §2).
+_UPTAKE_NAMES = {
+    "LAT": "DOPA uptake",
+    "GLP1R": "GLP-1R uptake",
+    "CCK2R": "CCK2R uptake",
+    "GIPR": "GIPR uptake",
+    "INTEGRIN": "integrin uptake",
+}
+
+
 def _score_name(study: ImagingStudy) -> str:
     """What the grid calls the 0–4 visual score of a receptor or transporter study: Krenning on
-    SSTR; on MIBG (and MFBG) the same visual scale against blood pool, liver and spleen, which
-    is no Krenning score (docs/clinical-rules.md §2, §11)."""
+    SSTR; on MIBG (and MFBG), DOPA, GLP-1R and the other tracers the same visual scale against
+    blood pool, liver and spleen, which is no Krenning score (docs/clinical-rules.md §2, §11)."""
     if study.tracer_class == "NET":
         return "MFBG uptake" if study.tracer == Tracer.F18_MFBG else "MIBG uptake"
-    return "Krenning"
+    return _UPTAKE_NAMES.get(study.tracer_class, "Krenning")
 
 
 def _agent_partner(study: ImagingStudy) -> tuple[ImagingStudy, str] | None:

@@ -327,3 +327,31 @@ def test_an_mibg_read_saved_through_the_grids_path_is_graded_by_the_worker(
     stored.refresh_from_db()
     assert stored.summary["agent_choice"]["suggestion"] == "partial"
     assert stored.summary["agent_choice"]["uncovered"] == [second.pk]
+
+
+@pytest.mark.parametrize(
+    ("tracer", "name"),
+    [
+        ("f18_dopa", "DOPA uptake"),
+        ("ga68_exendin4", "GLP-1R uptake"),
+        ("ga68_cp04", "CCK2R uptake"),
+        ("ga68_rgd", "integrin uptake"),
+    ],
+)
+def test_the_grids_of_the_other_receptor_tracers_name_their_score_not_krenning(
+    reader: Client, tracer: str, name: str
+) -> None:
+    """Krenning is the SSTR score (docs/clinical-rules.md §2): a DOPA, GLP-1R, CCK2R or RGD read
+    says what its 0–4 visual score is, in the column, the cell's label and the grid's config."""
+    study = StudyFactory(tracer=tracer, performed_on=date(2024, 3, 8))
+    lesion = LesionFactory(patient=study.patient, label="Pancreatic head")
+    ObservationFactory(study=study, lesion=lesion, suv_max=Decimal("9"))
+    html = reader.get(f"/studies/{study.pk}/").content.decode()
+    assert "Krenning" not in html
+    assert f'<th scope="col">{name} <span class="muted small">0–4</span></th>' in html
+    assert (
+        f'aria-label="Visual {name} score 0 to 4 (against blood pool, liver and spleen), '
+        'Pancreatic head"'
+    ) in html
+    config = json.loads(html.split('id="grid-config" type="application/json">', 1)[1].split("<")[0])
+    assert config["score_label"] == name
