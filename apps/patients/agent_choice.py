@@ -48,10 +48,13 @@ def suggestion_text(suggestion: str | None, rest: str | None) -> str:
     return f"Suggested: {SUGGESTED.get(suggestion, suggestion)}"
 
 
+_TRACERS, _MODALITIES = dict(Tracer.choices), dict(Modality.choices)
+
+
 def study_label(tracer: str, modality: str, performed_on: Any) -> str:
     """A study as a reader names it: "123I-MIBG Planar scintigraphy 2024-12-09"."""
-    tracer_name = dict(Tracer.choices).get(tracer, tracer)
-    modality_name = dict(Modality.choices).get(modality, modality)
+    tracer_name = _TRACERS.get(tracer, tracer)
+    modality_name = _MODALITIES.get(modality, modality)
     return f"{tracer_name} {modality_name} {performed_on.isoformat()}"
 
 

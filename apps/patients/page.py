@@ -66,13 +66,14 @@ def patient_page_context(patient: Patient) -> dict[str, Any]:
     response = {**header, **summary["response"]}
     record = timeline_record(patient.pk)
     lesions = latest_lesion_patterns(patient.pk, phenotype)
-    labels, study_names = record_names(record.lesions, record.studies)
+    choice = summary.get("agent_choice")
+    labels, study_names = record_names(record.lesions, record.studies) if choice else ({}, {})
     return {
         "phenotype": phenotype,
         # DOMAIN.md §11 for a PPGL patient: the stored agent choice, each lesion's stored uptake
         # on the two studies it compares (None where §11 does not apply).
         "agent": agent_choice_view(
-            summary.get("agent_choice"),
+            choice,
             labels=labels,
             studies=study_names,
             uptake=bodies["uptake"],
@@ -174,6 +175,8 @@ def live_version(patient_id: int) -> int:
 def draft_reads(study_ids: list[int]) -> list[dict[str, Any]]:
     """The draft reads behind a preliminary result (its ``draft_studies``), named as a reader
     says them ("18F-FDG PET/CT 2024-03-01"), each with the URL of its read, in date order."""
+    if not study_ids:
+        return []  # a result on finished reads only: no query
     studies = ImagingStudy.objects.filter(pk__in=study_ids).order_by("performed_on", "id")
     return [
         {
