@@ -135,7 +135,14 @@ class SessionLimitsMiddleware:
         self, request: HttpRequest, view_func: Callable[..., Any], view_args: Any, view_kwargs: Any
     ) -> HttpResponse | None:
         user = getattr(request, "user", None)
-        if user is None or not user.is_authenticated:
+        if user is None:
+            return None
+        if not user.is_authenticated:
+            if SESSION_KEY in request.session:
+                # The session names a user who is inactive or gone (deactivated by an update
+                # that sent no signal, say): end it, so that reactivating the account does not
+                # bring it back.
+                request.session.flush()
             return None
         session = request.session
         now = int(time.time())

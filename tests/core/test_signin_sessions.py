@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.test import Client, override_settings
 
@@ -224,6 +225,19 @@ def test_deactivation_signs_the_user_out_everywhere() -> None:
         ("deactivated", ""),
         ("signout_everywhere", "deactivated; 2 session(s) ended"),
     ]
+
+
+def test_a_bulk_deactivation_refuses_the_users_sessions_until_reactivated() -> None:
+    """A queryset ``update(is_active=False)`` sends no signal, so nothing ends the sessions
+    then; but each request re-reads the user, an inactive one is refused, and the session it
+    came with is ended: reactivating the account does not bring it back."""
+    user = UserFactory(role="clinician")
+    one, other = two_browsers(user)
+    get_user_model().objects.filter(pk=user.pk).update(is_active=False)
+    assert signed_out(one) and signed_out(other)
+    assert not UserSession.objects.filter(user_id=user.pk).exists()  # both ended
+    get_user_model().objects.filter(pk=user.pk).update(is_active=True)
+    assert signed_out(one) and signed_out(other)
 
 
 def test_deactivation_in_the_admin_signs_out_and_names_the_administrator() -> None:
