@@ -7,13 +7,19 @@ event.
 
 from __future__ import annotations
 
+import secrets
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
 from django.db.models import BooleanField, ExpressionWrapper, F, Prefetch, Q
 from django.db.models.fields.json import KT
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
 
 from apps.core.access import record_access
 from apps.decisions.models import Case, Decision
@@ -51,13 +57,58 @@ SORTS = {
 GRADES = ["P0", "P1", "P2", "P3", "P4", "P5"]
 
 
-@require_GET
+# What was typed in the search box is patient data (a name, an MRN): it is kept in the session
+# under a random token, and the list's URL carries the token only (``?search=…``), never the text,
+# so that it is in no history, bookmark, referrer or access log. The newest searches are kept.
+SEARCHES = "patient_searches"
+KEPT_SEARCHES = 20
+SEARCH_GONE = "That search is no longer kept (searches last as long as the session): type it again."
+
+
+def _search_token(request: HttpRequest, text: str) -> str:
+    """The token of ``text`` among the session's searches (a new one if it is not there)."""
+    searches: dict[str, str] = dict(request.session.get(SEARCHES, {}))
+    for token, kept in searches.items():
+        if kept == text:
+            return token
+    token = secrets.token_urlsafe(6)
+    searches[token] = text
+    request.session[SEARCHES] = dict(list(searches.items())[-KEPT_SEARCHES:])
+    return token
+
+
+def _to_search(request: HttpRequest, params: Any) -> HttpResponse:
+    """Redirect to the list with ``params`` (the form's fields), the typed text as its token."""
+    kept = {
+        name: params.get(name)
+        for name in ("site", "grade", "blocking", "listed", "sort")
+        if params.get(name)
+    }
+    text = params.get("q", "").strip()
+    if text:
+        kept = {"search": _search_token(request, text), **kept}
+    return redirect(reverse("home") + (f"?{urlencode(kept)}" if kept else ""))
+
+
+@require_http_methods(["GET", "POST"])
 @permission_required("patients.view_patient", raise_exception=True)
 def patient_list(request: HttpRequest) -> HttpResponse:
     """Search by MRN or name (every word typed, in any order: ``Patient.objects.search``, as
     the agenda's patient picker), filter by primary site, latest NETPET pattern, blocking findings
-    and listing at a meeting; sort; paginate. The form keeps what was chosen."""
+    and listing at a meeting; sort; paginate. The form keeps what was chosen.
+
+    The form is sent by POST and answered with a redirect to the list whose URL names the search
+    by its token (``SEARCHES``); a ``?q=`` link (typed by hand, or an old bookmark) is redirected
+    the same way."""
+    if request.method == "POST":
+        return _to_search(request, request.POST)
+    if "q" in request.GET:
+        return _to_search(request, request.GET)
     params = request.GET
+    token = params.get("search", "")
+    query = request.session.get(SEARCHES, {}).get(token, "") if token else ""
+    if token and not query:
+        messages.info(request, SEARCH_GONE)
     patients = Patient.objects.alias(**_LATEST).annotate(
         latest_grade=_LATEST_GRADE,
         latest_label=_LATEST_LABEL,
@@ -66,7 +117,6 @@ def patient_list(request: HttpRequest) -> HttpResponse:
         assessed_at=F("phenotype_assessment__computed_at"),
         latest_sstr=KT("latest__sstr_performed_on"),
     )
-    query = params.get("q", "").strip()
     if query:
         patients = patients.search(query)
     site = params.get("site", "")

@@ -1,7 +1,8 @@
 /* The agenda's patient picker ("Add a case" on /meetings/<id>/).
  *
  * Typing part of an MRN or one or more name words in "Patient: MRN or name" asks
- * GET /meetings/<id>/patients/?q=… for the matching patients and shows them as a list box under
+ * POST /meetings/<id>/patients/ (q=…, in the body: never in a URL) for the matching patients
+ * and shows them as a list box under
  * the box: ↓ ↑ move through them, Enter picks one (its id goes in the hidden "patient" field, the
  * box names it and the cursor goes on to the question), Esc closes the list; the mouse picks too.
  * A patient already on the agenda is shown as such and cannot be picked. Enter with no patient
@@ -18,6 +19,7 @@
   const question = form.querySelector("textarea[name=question]");
   const list = document.getElementById("add-picker-list");
   const status = document.getElementById("add-picker-status");
+  const csrf = form.querySelector("input[name=csrfmiddlewaretoken]").value;
   const url = form.dataset.pickerUrl;
   if (!input || !chosen || !list || !status || !url) return;
 
@@ -122,8 +124,11 @@
       return;
     }
     const number = ++asked;
-    fetch(url + "?q=" + encodeURIComponent(text), {
-      headers: { Accept: "application/json" },
+    const body = new URLSearchParams({ q: text });
+    fetch(url, {
+      method: "POST",
+      body,
+      headers: { Accept: "application/json", "X-CSRFToken": csrf },
       credentials: "same-origin",
     })
       .then((response) => {

@@ -52,7 +52,7 @@ def others(db: None) -> list[Patient]:
 
 
 def search(client: Client, meeting: Meeting, text: str) -> Any:
-    return client.get(f"/meetings/{meeting.pk}/patients/", {"q": text})
+    return client.post(f"/meetings/{meeting.pk}/patients/", {"q": text})
 
 
 def mrns(answer: Any) -> list[str]:
@@ -153,7 +153,7 @@ def test_the_picker_writes_access_events_and_keeps_the_typed_text_out_of_logs_an
         assert mrns(search(coordinator, meeting, "Ivy Ivo")) == ["PICK-0013"]
         assert (
             client_for("reader")
-            .get(f"/meetings/{meeting.pk}/patients/", {"q": "Ivy Ivo"})
+            .post(f"/meetings/{meeting.pk}/patients/", {"q": "Ivy Ivo"})
             .status_code
             == 403
         )  # a refusal is logged by Django: with the path only
@@ -165,7 +165,7 @@ def test_the_picker_writes_access_events_and_keeps_the_typed_text_out_of_logs_an
 
 
 def test_an_unknown_meeting_is_a_404(coordinator: Client) -> None:
-    assert coordinator.get("/meetings/999999/patients/", {"q": "x"}).status_code == 404
+    assert coordinator.post("/meetings/999999/patients/", {"q": "x"}).status_code == 404
 
 
 # --- Who may use it: roles x endpoints -----------------------------------------------------------
@@ -201,7 +201,7 @@ def test_roles_by_endpoint_for_adding_cases(
 
 def test_anonymous_users_are_sent_to_the_login(meeting: Meeting) -> None:
     for answer in (
-        Client().get(f"/meetings/{meeting.pk}/patients/", {"q": "ivy"}),
+        Client().post(f"/meetings/{meeting.pk}/patients/", {"q": "ivy"}),
         Client().post(f"/meetings/{meeting.pk}/cases/", {"mrn": "x", "question": "Q"}),
     ):
         assert answer.status_code == 302 and "/accounts/login/" in answer["Location"]
@@ -313,3 +313,15 @@ def test_the_picker_script_is_a_local_file_driven_by_the_keyboard(coordinator: C
     for key in ('"ArrowDown"', '"ArrowUp"', '"Enter"', '"Escape"', "aria-activedescendant"):
         assert key in script
     assert "http" not in script  # no other host
+
+
+def test_what_was_typed_goes_in_the_body_never_in_a_url(
+    coordinator: Client, meeting: Meeting
+) -> None:
+    """The typed name is patient data: the picker sends it in a POST body (with the CSRF token,
+    from the add-case form), and the endpoint refuses it in a query string."""
+    assert coordinator.get(f"/meetings/{meeting.pk}/patients/", {"q": "Ivy"}).status_code == 405
+    html = html_of(coordinator.get(f"/meetings/{meeting.pk}/"))
+    assert (
+        'name="csrfmiddlewaretoken"' in html.split('id="add-case-form"', 1)[1].split("</form>")[0]
+    )

@@ -185,7 +185,7 @@ def test_preliminary_grades_are_marked_everywhere_and_signing_needs_an_acknowled
     case = CaseFactory(patient=patient, meeting=MeetingFactory(held_on=date(2024, 4, 1)))
     clinician = as_role("clinician", "dr-sign")
 
-    listed = clinician.get("/", {"q": patient.mrn}).content.decode()
+    listed = clinician.get("/", {"q": patient.mrn}, follow=True).content.decode()
     assert "preliminary" in listed
     page = clinician.get(f"/patients/{patient.pk}/").content.decode()
     assert "Preliminary" in page and f'href="/studies/{sstr.pk}/"' in page

@@ -387,7 +387,7 @@ def test_an_sstr_pet_without_fdg_partner_keeps_the_latest_grades_in_the_list_and
     assert len(body["timepoints"]) == 2 and body["timepoints"][-1]["fdg_study"] is None
 
     def listed(query: str) -> list[str]:
-        html = browser.get("/" + query).content.decode()
+        html = browser.get("/" + query, follow=True).content.decode()
         return re.findall(r'<span class="grade grade-(\w+)">([^<]+)</span>', html)
 
     assert listed(f"?q={patient.mrn}") == [("p1", "P1")]

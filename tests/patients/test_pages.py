@@ -4,6 +4,7 @@ updates itself; the query count of the patient page, independent of the size of 
 
 from __future__ import annotations
 
+import html as htmllib
 import re
 from datetime import date, timedelta
 from decimal import Decimal
@@ -61,7 +62,7 @@ def mrns(html: str) -> list[str]:
 def test_search_filter_and_sort(
     demo: dict[str, Patient], browser: Client, query: str, expected: list[str]
 ) -> None:
-    html = browser.get("/" + query).content.decode()
+    html = browser.get("/" + query, follow=True).content.decode()
     assert mrns(html) == expected
     if not expected:
         assert "No patient matches these filters." in html
@@ -70,15 +71,17 @@ def test_search_filter_and_sort(
 def test_the_form_keeps_what_was_chosen_and_pages_keep_the_filters(
     demo: dict[str, Patient], browser: Client
 ) -> None:
-    html = browser.get("/?q=DEMO&site=pancreas&grade=P2").content.decode()
+    html = browser.get("/?q=DEMO&site=pancreas&grade=P2", follow=True).content.decode()
     assert 'value="DEMO"' in html
     assert '<option value="pancreas" selected>' in html
     assert '<option value="P2" selected>' in html
     for n in range(30):
         PatientFactory(mrn=f"PAGE-{n:03d}", family_name=f"Paged{n:03d}")
-    first = browser.get("/?q=PAGE-").content.decode()
-    assert "Page 1 of 2" in first and "q=PAGE-" in first.split('rel="next"')[0].rsplit("href", 1)[1]
-    second = browser.get("/?q=PAGE-&page=2").content.decode()
+    first = browser.post("/", {"q": "PAGE-"}, follow=True).content.decode()
+    # The next page keeps the search: by its token, never the text typed.
+    next_link = htmllib.unescape(first.split('rel="next"')[0].rsplit('href="', 1)[1].split('"')[0])
+    assert "Page 1 of 2" in first and "search=" in next_link and "PAGE" not in next_link
+    second = browser.get("/" + next_link).content.decode()
     assert "Page 2 of 2" in second and second.count("PAGE-0") == 5
 
 
@@ -212,3 +215,32 @@ def test_codes_read_as_words_on_the_page(demo: dict[str, Patient], browser: Clie
     flagged = browser.get(f"/patients/{demo['DEMO-0011'].pk}/").content.decode()
     assert "no spleen" in flagged and "small lesion" in flagged
     assert "spleen_reference_missing" not in flagged and "pet_may_overestimate" not in flagged
+
+
+def test_what_was_typed_in_the_search_is_in_no_url(
+    demo: dict[str, Patient], browser: Client, user_with_role: Any
+) -> None:
+    """The search box's text is patient data: the form is posted, and the list it redirects to
+    names the search by a token kept in the session; a ``?q=`` link is redirected the same way,
+    and the same text keeps its token."""
+    posted = browser.post("/", {"q": "Juniper", "grade": "P5", "sort": "mrn"})
+    assert posted.status_code == 302
+    location = posted["Location"]
+    assert "juniper" not in location.lower() and "search=" in location
+    assert "grade=P5" in location and "sort=mrn" in location
+    html = browser.get(location).content.decode()
+    assert mrns(html) == ["DEMO-0010"] and 'value="Juniper"' in html
+    linked = browser.get("/?q=Juniper&grade=P5&sort=mrn")
+    assert linked.status_code == 302 and linked["Location"] == location
+    # Another session does not have the token: the search is not run, and the page says why.
+    other = Client()
+    other.force_login(user_with_role("clinician"))
+    html = other.get(location).content.decode()
+    assert "That search is no longer kept" in html and 'value=""' in html.split('id="q"')[1][:80]
+
+
+def test_the_search_form_is_posted_with_its_csrf_token(browser: Client) -> None:
+    html = browser.get("/").content.decode()
+    form = html.split('role="search"')[0].rsplit("<form", 1)[1] + html.split('role="search"')[1]
+    assert 'method="post"' in form.split(">", 1)[0]
+    assert 'name="csrfmiddlewaretoken"' in form.split("</form>", 1)[0]

@@ -79,7 +79,7 @@ def mrns(html: str) -> list[str]:
 def test_the_patient_list_searches_two_words(
     people: dict[str, Patient], as_role: Any, query: str, expected: list[str]
 ) -> None:
-    html = as_role("clinician").get("/", {"q": query}).content.decode()
+    html = as_role("clinician").get("/", {"q": query}, follow=True).content.decode()
     assert mrns(html) == expected
     assert f'value="{query}"' in html  # the box keeps what was typed
 
@@ -110,7 +110,7 @@ def test_the_list_says_why_a_patient_has_no_netpet_grade(as_role: Any) -> None:
         )
         observation = ObservationFactory(study=fdg_pair, suv_max=Decimal("20"))
         ObservationFactory(study=fdg, lesion=observation.lesion, suv_max=Decimal("1"))
-    html = as_role("clinician").get("/", {"q": "WHY-"}).content.decode()
+    html = as_role("clinician").get("/", {"q": "WHY-"}, follow=True).content.decode()
     expected = {
         "WHY-1": NO_GRADE_REASONS["not_computed"],
         "WHY-2": NO_GRADE_REASONS["no_timepoint"],

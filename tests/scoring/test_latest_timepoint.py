@@ -64,7 +64,7 @@ def _shown_everywhere(client: Client, case: Case) -> dict[str, Any]:
         )
         or {}
     ).get("pattern")
-    listed = client.get("/", {"q": case.patient.mrn}).context["page"].object_list
+    listed = client.get("/", {"q": case.patient.mrn}, follow=True).context["page"].object_list
     filtered = (
         [p.pk for p in client.get("/", {"grade": pattern}).context["page"].object_list]
         if pattern

@@ -179,16 +179,17 @@ def case_add(request: HttpRequest, pk: int) -> HttpResponse:
     return _agenda(request, meeting, add_form=form)
 
 
-@require_GET
+@require_POST
 @permission_required(ADD_CASE, raise_exception=True)
 def meeting_patient_search(request: HttpRequest, pk: int) -> JsonResponse:
-    """The patient picker's matches for ``?q=`` (what the coordinator typed to add a case):
+    """The patient picker's matches for ``q`` (what the coordinator typed to add a case, sent in
+    the body of a POST, so that it is in no URL, history or access log):
     ``{"results": [{"id", "mrn", "name", "birth_date", "listed"}], "more"}``, up to
     ``PICKER_LIMIT`` (an MRN typed whole first), ``listed`` when already on this agenda. Patient
     data only in the body (never stored or logged: the typed text included); an access event
     per patient returned; not cached."""
     meeting = get_object_or_404(Meeting, pk=pk)
-    matches, more = patient_matches(meeting, request.GET.get("q", "")[:200])
+    matches, more = patient_matches(meeting, request.POST.get("q", "")[:200])
     record_access(request, [m.patient.pk for m in matches], PICKER_ACTION)
     response = JsonResponse(
         {
