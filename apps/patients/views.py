@@ -62,6 +62,7 @@ GRADES = ["P0", "P1", "P2", "P3", "P4", "P5"]
 # so that it is in no history, bookmark, referrer or access log. The newest searches are kept.
 SEARCHES = "patient_searches"
 KEPT_SEARCHES = 20
+SEARCH_LENGTH = 200  # characters of the text typed that are searched (and kept), as the picker
 SEARCH_GONE = "That search is no longer kept (searches last as long as the session): type it again."
 
 
@@ -84,7 +85,7 @@ def _to_search(request: HttpRequest, params: Any) -> HttpResponse:
         for name in ("site", "grade", "blocking", "listed", "sort")
         if params.get(name)
     }
-    text = params.get("q", "").strip()
+    text = params.get("q", "").strip()[:SEARCH_LENGTH]
     if text:
         kept = {"search": _search_token(request, text), **kept}
     return redirect(reverse("home") + (f"?{urlencode(kept)}" if kept else ""))

@@ -244,3 +244,12 @@ def test_the_search_form_is_posted_with_its_csrf_token(browser: Client) -> None:
     form = html.split('role="search"')[0].rsplit("<form", 1)[1] + html.split('role="search"')[1]
     assert 'method="post"' in form.split(">", 1)[0]
     assert 'name="csrfmiddlewaretoken"' in form.split("</form>", 1)[0]
+
+
+def test_a_very_long_search_is_cut_to_its_first_200_characters(browser: Client) -> None:
+    PatientFactory(mrn="LONG-0001", family_name="Longname")
+    posted = browser.post("/", {"q": "longname " + "x" * 5000})
+    assert posted.status_code == 302 and len(posted["Location"]) < 100
+    kept = list(browser.session["patient_searches"].values())
+    assert kept == [("longname " + "x" * 5000)[:200]]
+    assert browser.get(posted["Location"]).status_code == 200
