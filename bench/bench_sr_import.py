@@ -41,7 +41,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from benchdb import api_bench_env
+from benchdb import api_bench_env, unthrottled_rest_framework
 
 ROOT = Path(__file__).resolve().parents[1]
 DATABASE_URL = os.environ.get(
@@ -314,12 +314,7 @@ def run(rounds: int) -> None:
     _token, key = api_token_create(name="bench", role="admin")
     auth: dict[str, Any] = {"HTTP_AUTHORIZATION": f"Token {key}", "secure": True}
     body = [{"lesion": lesion.pk, "suv_max": "14.0", "krenning_visual": 3} for lesion in lesions]
-    rest = {
-        **django.conf.settings.REST_FRAMEWORK,
-        # No rate limit: no classes, and no rate for a view that read its classes at import.
-        "DEFAULT_THROTTLE_CLASSES": [],
-        "DEFAULT_THROTTLE_RATES": {"token": None, "user": None, "anon": None},
-    }
+    rest = unthrottled_rest_framework()
     flip = iter(range(10**9))
 
     def put() -> Any:

@@ -47,3 +47,16 @@ def api_bench_env(database_url: str, redis_url: str) -> dict[str, str]:
     os.environ.update(env)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "netboard.settings")
     return env
+
+
+def unthrottled_rest_framework() -> dict[str, object]:
+    """The project's REST_FRAMEWORK setting without rate limits, for a bench that times requests
+    (override_settings): no throttle classes, and no rate for any scope, for a view that read
+    its throttle classes at import (DRF reads them when the view class is made)."""
+    from django.conf import settings
+
+    rest: dict[str, object] = dict(settings.REST_FRAMEWORK)
+    rates = settings.REST_FRAMEWORK.get("DEFAULT_THROTTLE_RATES", {})
+    rest["DEFAULT_THROTTLE_CLASSES"] = []
+    rest["DEFAULT_THROTTLE_RATES"] = dict.fromkeys(rates)
+    return rest
