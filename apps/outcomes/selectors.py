@@ -117,7 +117,8 @@ SELECT {version}, (
              t->'karfis'->>'group', t->'zidan'->>'group') ORDER BY n) AS timepoints
     FROM jsonb_array_elements(
       CASE WHEN jsonb_typeof(a.summary->'timepoints') = 'array' THEN a.summary->'timepoints'
-           WHEN jsonb_typeof(a.phenotype->'timepoints') = 'array' THEN a.phenotype->'timepoints'
+           WHEN json_typeof(a.phenotype->'timepoints') = 'array'
+             THEN (a.phenotype->'timepoints')::jsonb
            ELSE '[]'::jsonb END) WITH ORDINALITY AS e(t, n)
   ) tp ON true
   WHERE {where}

@@ -107,7 +107,7 @@ def patient_page_context(patient: Patient) -> dict[str, Any]:
 _PATTERNS = """
 SELECT (
     SELECT json_agg(json_build_array(row -> 'lesion', row -> 'pattern'))::text
-    FROM jsonb_array_elements(phenotype #> %s) AS row
+    FROM json_array_elements(phenotype #> %s) AS row
 )
 FROM scoring_phenotypeassessment WHERE patient_id = %s AND computed_at = %s
 """

@@ -24,6 +24,8 @@ from typing import Any
 from django.db import models
 from django.utils import timezone
 
+from apps.scoring.fields import ResultJSONField
+
 
 def latest_timepoint(phenotype: Mapping[str, Any]) -> dict[str, Any] | None:
     """The one timepoint NETboard calls "latest", on every page and in every filter: the last
@@ -129,14 +131,14 @@ class PhenotypeAssessment(models.Model):
         primary_key=True,
         related_name="phenotype_assessment",
     )
-    phenotype = models.JSONField()
+    phenotype = ResultJSONField()
     # DOMAIN.md §7-§9 over the patient's whole history (API.md ``response/``): computed with
     # ``phenotype`` from the same inputs, so it shares its status.
-    response = models.JSONField(default=dict)
+    response = ResultJSONField(default=dict)
     # DOMAIN.md §2 per observation, as the worker computed it with ``phenotype``: by study id, then
     # lesion id (both as strings), ``{"score", "source", "computed", "flags"}``. The pages read
     # the per-lesion scores from here (the timeline), never by running the rules themselves.
-    uptake = models.JSONField(default=dict)
+    uptake = ResultJSONField(default=dict)
     # ``latest_grades(phenotype)``: the grades of ``latest_timepoint(phenotype)``, stored with it
     # so the patient list can filter and sort by them and the agenda show them without reading
     # every whole phenotype.

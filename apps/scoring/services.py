@@ -33,7 +33,7 @@ import orjson
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Json, Jsonb
 
 from apps.scoring.models import (
     InputVersion,
@@ -194,9 +194,16 @@ _STORE_ROW = "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 
 
 def _json(value: Any) -> Jsonb:
-    """A result as a ``jsonb`` parameter, written by orjson: the standard library's encoder
-    took 0.72 of a regrade's 3.9 ms per patient, orjson 0.10 (bench/bench_recompute.py)."""
+    """A small result (``summary``, ``latest_timepoint``) as a ``jsonb`` parameter, written by
+    orjson: the standard library's encoder took 0.72 of a regrade's 3.9 ms per patient, orjson
+    0.10 (bench/bench_recompute.py). The large ones are ``json`` (``_result_json``)."""
     return Jsonb(value, dumps=_orjson_dumps)
+
+
+def _result_json(value: Any) -> Json:
+    """A large result (``phenotype``, ``response``, ``uptake``) as a ``json`` parameter, as its
+    column is (apps/scoring/fields.py), written by orjson."""
+    return Json(value, dumps=_orjson_dumps)
 
 
 def _orjson_dumps(value: Any) -> bytes:
@@ -214,9 +221,9 @@ def _store(cursor: Any, results: list[tuple[int, int, dict[str, Any]]]) -> None:
         latest = fields["latest_timepoint"]  # SQL NULL before the first timepoint
         params += [
             patient_id,
-            _json(fields["phenotype"]),
-            _json(fields["response"]),
-            _json(fields["uptake"]),
+            _result_json(fields["phenotype"]),
+            _result_json(fields["response"]),
+            _result_json(fields["uptake"]),
             None if latest is None else _json(latest),
             _json(fields["summary"]),
             fields["rules_version"],

@@ -69,7 +69,7 @@ def test_a_decision_posted_through_the_api_waits_for_a_recompute_storing_its_res
             posted.wait(10)
             time.sleep(0.5)  # the POST is waiting on the lock meanwhile (or has read already)
             cursor.execute(
-                "UPDATE scoring_phenotypeassessment SET phenotype = jsonb_set(phenotype, "
+                "UPDATE scoring_phenotypeassessment SET phenotype = jsonb_set(phenotype::jsonb, "
                 "'{rules_version}', '\"new\"'), computed_at = now() WHERE patient_id = %s",
                 [sstr.patient_id],
             )
