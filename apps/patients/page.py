@@ -6,14 +6,12 @@ Everything here reads what the workers stored; nothing is computed but the timel
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection
 from django.urls import reverse
 
 from apps.imaging.models import ImagingStudy, Lesion, Observation
@@ -49,10 +47,10 @@ def patient_page_context(patient: Patient) -> dict[str, Any]:
     observations of each study), the latest pathology and the markers.
 
     The phenotype and response are the stored summary's (``PhenotypeAssessment.summary``: the
-    bodies without their per-lesion lists), which is all that these pages show of them but for
-    each lesion's NETPET pattern at the latest timepoint, which the timeline shows as the
-    lesion's phenotype (``latest_lesion_patterns``, one query). ``agent``: the PPGL agent
-    choice with each lesion's stored uptake (``apps.patients.agent_choice``), or None."""
+    bodies without their per-lesion lists), which is all that these pages show of them, with
+    each lesion's NETPET pattern at the latest timepoint (``lesion_patterns``), which the
+    timeline shows as the lesion's phenotype. ``agent``: the PPGL agent choice with each
+    lesion's stored uptake (``apps.patients.agent_choice``), or None."""
     bodies = scoring.assessment_bodies(patient.pk, fields=("summary", "uptake"))
     header, summary = bodies["header"], bodies["summary"]
     phenotype = labelled(
@@ -65,7 +63,7 @@ def patient_page_context(patient: Patient) -> dict[str, Any]:
     )
     response = {**header, **summary["response"]}
     record = timeline_record(patient.pk)
-    lesions = latest_lesion_patterns(patient.pk, phenotype)
+    lesions = summary.get("lesion_patterns") or []
     choice = summary.get("agent_choice")
     labels, study_names = record_names(record.lesions, record.studies) if choice else ({}, {})
     return {
@@ -100,41 +98,6 @@ def patient_page_context(patient: Patient) -> dict[str, Any]:
         "sstr_scale": list(zip(range(5), SSTR_COLOURS, SSTR_TEXT, strict=True)),
         "fdg_scale": list(zip(range(4), FDG_COLOURS, FDG_TEXT, strict=True)),
     }
-
-
-# The NETPET lesion rows of one timepoint of the stored phenotype, only their lesion and pattern:
-# the database sends ~2 kB rather than the body (~500 kB at 24 studies x 40 lesions).
-_PATTERNS = """
-SELECT (
-    SELECT json_agg(json_build_array(row -> 'lesion', row -> 'pattern'))::text
-    FROM json_array_elements(phenotype #> %s) AS row
-)
-FROM scoring_phenotypeassessment WHERE patient_id = %s AND computed_at = %s
-"""
-
-
-def latest_lesion_patterns(patient_id: int, phenotype: dict[str, Any]) -> list[dict[str, Any]]:
-    """The stored NETPET pattern of each graded lesion at the latest timepoint (the phenotype
-    body's ``netpet.lesions`` rows, ``{"lesion", "pattern"}`` only), which the summary the page
-    read (``phenotype``: its timepoints and ``computed_at``) leaves out; of that same stored
-    assessment, none if the worker has stored another since. One query."""
-    latest = latest_timepoint(phenotype)
-    if latest is None or latest.get("fdg_study") is None or not phenotype.get("computed_at"):
-        return []  # no dual-tracer timepoint: no lesion graded on both
-    index = max(
-        i
-        for i, tp in enumerate(phenotype["timepoints"])
-        if tp["sstr_study"] == latest["sstr_study"]
-    )
-    path = ["timepoints", str(index), "netpet", "lesions"]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _PATTERNS, [path, patient_id, datetime.fromisoformat(phenotype["computed_at"])]
-        )
-        found = cursor.fetchone()
-    if not found or found[0] is None:
-        return []
-    return [{"lesion": lesion, "pattern": pattern} for lesion, pattern in json.loads(found[0])]
 
 
 def with_lesion_patterns(

@@ -67,6 +67,17 @@ def latest_grades(phenotype: Mapping[str, Any]) -> dict[str, Any] | None:
     }
 
 
+def lesion_patterns(phenotype: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The NETPET pattern of each lesion graded at the latest timepoint (its ``netpet.lesions``
+    rows, ``{"lesion", "pattern"}`` only), which the timeline shows as the lesion's phenotype;
+    none when the latest timepoint has no FDG PET (no lesion is graded on both)."""
+    latest = latest_timepoint(phenotype)
+    if latest is None or latest.get("fdg_study") is None:
+        return []
+    rows = (latest.get("netpet") or {}).get("lesions") or []
+    return [{"lesion": row["lesion"], "pattern": row.get("pattern")} for row in rows]
+
+
 # The keys of a timepoint and of a grade that hold one entry per lesion.
 _TIMEPOINT_PER_LESION = ("lesion_scores", "sstr")
 _GRADES = ("netpet", "karfis", "zidan")
@@ -78,7 +89,8 @@ def assessment_summary(phenotype: Mapping[str, Any], response: Mapping[str, Any]
     They show every grade with its reason, the findings and the response tables, but no
     lesion's numbers but the per-study scores (``uptake``); the per-lesion lists are most of
     the bodies' size (490 of 550 kB for 24 studies x 40 lesions: 10 ms to decode).
-    ``agent_choice``: the phenotype's (DOMAIN.md §11), whole.
+    ``agent_choice``: the phenotype's (DOMAIN.md §11), whole. ``lesion_patterns``: each graded
+    lesion's NETPET pattern at the latest timepoint (``lesion_patterns``), for the timeline.
 
     ``timepoints``: each timepoint without ``lesion_scores``, its SSTR study's detail (``sstr``)
     and each grade's ``lesions``. ``response``: the response with its SSTR entries' per-lesion
@@ -96,6 +108,7 @@ def assessment_summary(phenotype: Mapping[str, Any], response: Mapping[str, Any]
         "timepoints": timepoints,
         # §11: small (lesion ids and one sentence), kept whole for the patient page.
         "agent_choice": phenotype.get("agent_choice"),
+        "lesion_patterns": lesion_patterns(phenotype),
         "preliminary": bool(phenotype.get("preliminary")),
         "draft_studies": list(phenotype.get("draft_studies") or []),
         "response": {**response, "sstr": sstr},

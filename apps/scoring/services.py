@@ -455,6 +455,7 @@ _EMPTY: dict[str, dict[str, Any]] = {
     "summary": {
         "timepoints": [],
         "agent_choice": None,
+        "lesion_patterns": [],
         "preliminary": False,
         "draft_studies": [],
         "response": EMPTY_RESPONSE,

@@ -12,14 +12,12 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
 from django.test import Client, TestCase
-from django.test.utils import CaptureQueriesContext
 
 from apps.core import numbers
 from apps.imaging.models import ImagingStudy, Observation
 from apps.patients.models import Patient
-from apps.patients.page import latest_lesion_patterns
+from apps.patients.page import patient_page_context
 from apps.scoring.models import PhenotypeAssessment, latest_timepoint
 from apps.scoring.phenotypes import phenotype_of
 
@@ -115,36 +113,24 @@ def test_each_lesion_shows_its_stored_phenotype(demo: dict[str, Patient], browse
     assert html.count('<g class="new-tag"') == 1
 
 
-def test_the_patterns_are_those_of_the_assessment_the_page_read(demo: dict[str, Patient]) -> None:
-    """Read in a query of their own: of the stored assessment the page read (its computed_at),
-    none if the worker has stored another since (the next view shows that one whole)."""
+def test_the_patterns_are_those_the_worker_stored_with_the_summary(
+    demo: dict[str, Patient],
+) -> None:
+    """Stored with the summary the page reads (``lesion_patterns``): the same row, no query of
+    their own."""
     patient = demo["DEMO-0010"]
     stored = PhenotypeAssessment.objects.get(patient=patient)
     rows = latest_timepoint(stored.phenotype)["netpet"]["lesions"]  # type: ignore[index]
-    summary = {"timepoints": stored.summary["timepoints"], "computed_at": None}
-    summary["computed_at"] = stored.computed_at.isoformat()
-    read = latest_lesion_patterns(patient.pk, summary)
+    read = stored.summary["lesion_patterns"]
     assert read == [{"lesion": row["lesion"], "pattern": row["pattern"]} for row in rows]
     assert [row["pattern"] for row in read] == ["P1", "P1", "P1", "P1", "P5"]
+    timeline = patient_page_context(patient)["timeline"]
+    shown = {row.lesion: row.pattern for row in timeline.rows if row.first}
+    assert [shown[row["lesion"]] for row in read] == ["P1", "P1", "P1", "P1", "P5"]
+    # A patient whose latest timepoint has no FDG PET has no graded lesion.
     assert (
-        latest_lesion_patterns(patient.pk, {**summary, "computed_at": "2020-01-01T00:00:00+00:00"})
-        == []
+        PhenotypeAssessment.objects.get(patient=demo["DEMO-0011"]).summary["lesion_patterns"] == []
     )
-    assert latest_lesion_patterns(patient.pk, {**summary, "computed_at": None}) == []
-    # A patient whose latest timepoint has no FDG PET has no graded lesion (and no query).
-    other = PhenotypeAssessment.objects.get(patient=demo["DEMO-0011"])
-    with CaptureQueriesContext(connection) as queries:
-        assert (
-            latest_lesion_patterns(
-                other.patient_id,
-                {
-                    "timepoints": other.summary["timepoints"],
-                    "computed_at": other.computed_at.isoformat(),
-                },
-            )
-            == []
-        )
-    assert len(queries) == 0
 
 
 def test_the_lesion_table_has_every_lesion_at_the_latest_studies(

@@ -5,18 +5,25 @@ stored by the worker with them, is all that the pages showing a patient read of 
 from __future__ import annotations
 
 import importlib
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from django.apps import apps as django_apps
 from django.core.management import call_command
+from django.db import connection
 from django.test import TestCase
 
 from apps.patients.models import Patient
 from apps.patients.page import patient_page_context, timeline_record
 from apps.patients.timeline import build_timeline
 from apps.scoring import services as scoring
-from apps.scoring.models import PhenotypeAssessment, assessment_summary, latest_timepoint
+from apps.scoring.models import (
+    PhenotypeAssessment,
+    assessment_summary,
+    latest_timepoint,
+    lesion_patterns,
+)
 from tests.factories import dual_tracer_record
 
 pytestmark = pytest.mark.django_db
@@ -55,6 +62,8 @@ def test_the_summary_leaves_out_exactly_the_per_lesion_lists() -> None:
             }
         ],
         "agent_choice": None,
+        # The latest timepoint's graded lesions, with their NETPET pattern only.
+        "lesion_patterns": [{"lesion": 1, "pattern": None}],
         "preliminary": False,
         "draft_studies": [],
         "response": {
@@ -69,6 +78,7 @@ def test_the_summary_leaves_out_exactly_the_per_lesion_lists() -> None:
     ) == {
         "timepoints": [],
         "agent_choice": None,
+        "lesion_patterns": [],
         "preliminary": True,
         "draft_studies": [7],
         "response": {"sstr": []},
@@ -117,3 +127,36 @@ def test_the_migration_fills_in_the_summary_of_results_stored_before_it() -> Non
     migration = importlib.import_module("apps.scoring.migrations.0008_assessment_summary")
     migration.fill(django_apps, None)
     assert PhenotypeAssessment.objects.get(patient=patient).summary == expected
+
+
+def test_the_lesion_patterns_are_the_latest_dual_tracer_timepoints() -> None:
+    def timepoint(sstr: int, fdg: int | None, patterns: list[str]) -> dict[str, Any]:
+        rows = [{"lesion": n, "pattern": p, "fdg_score": 2} for n, p in enumerate(patterns, 1)]
+        return {"sstr_study": sstr, "fdg_study": fdg, "netpet": {"grade": "P3", "lesions": rows}}
+
+    two = [timepoint(1, 2, ["P1", "P1"]), timepoint(3, 4, ["P3", "P5"])]
+    assert lesion_patterns({"timepoints": two}) == [
+        {"lesion": 1, "pattern": "P3"},
+        {"lesion": 2, "pattern": "P5"},
+    ]
+    # An SSTR PET after the last FDG PET does not hide the last dual-tracer timepoint's.
+    later_sstr = [*two, {"sstr_study": 5, "fdg_study": None, "netpet": None}]
+    assert lesion_patterns({"timepoints": later_sstr}) == lesion_patterns({"timepoints": two})
+    assert lesion_patterns({"timepoints": [later_sstr[-1]]}) == []  # no FDG PET at all
+    assert lesion_patterns({"timepoints": []}) == []
+
+
+def test_the_migration_fills_in_the_lesion_patterns_of_results_stored_before_it() -> None:
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        call_command("load_demo", verbosity=0)
+    expected = dict(PhenotypeAssessment.objects.values_list("patient_id", "summary"))
+    assert any(summary["lesion_patterns"] for summary in expected.values())
+    assert any(not summary["lesion_patterns"] for summary in expected.values())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE scoring_phenotypeassessment SET summary = summary - 'lesion_patterns'"
+        )
+    migration = importlib.import_module("apps.scoring.migrations.0010_summary_lesion_patterns")
+    migration.fill(django_apps, SimpleNamespace(connection=connection))
+    filled = dict(PhenotypeAssessment.objects.values_list("patient_id", "summary"))
+    assert filled == expected
