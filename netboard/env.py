@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -119,3 +120,23 @@ def check_redis_url(name: str, url: str) -> str:
     if scheme not in {"redis", "rediss", "unix"}:
         raise ImproperlyConfigured(f"{name} must be a redis:// or rediss:// URL; got {url!r}.")
     return url
+
+
+# A DICOM UID prefix: numeric components without leading zeros, separated by dots, ending in one.
+_UID_ROOT = re.compile(r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*\.")
+# Room left for the derived part of a 64-character UID.
+UID_ROOT_MAX_LENGTH = 40
+
+
+def env_uid_root(name: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """A DICOM UID root (``1.2.826.0.1.3680043.10.1234.``), or None when not set."""
+    value = _raw(name, environ)
+    if value is None:
+        return None
+    if not _UID_ROOT.fullmatch(value) or len(value) > UID_ROOT_MAX_LENGTH:
+        raise ImproperlyConfigured(
+            f"{name} must be a DICOM UID root: digits in dot-separated components without "
+            f"leading zeros, ending with a dot, at most {UID_ROOT_MAX_LENGTH} characters "
+            f"(e.g. 1.2.826.0.1.3680043.10.1234.); got {value!r}."
+        )
+    return value

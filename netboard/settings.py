@@ -16,6 +16,7 @@ from netboard.env import (
     env_json_object,
     env_list,
     env_str,
+    env_uid_root,
     parse_database_url,
 )
 
@@ -431,6 +432,10 @@ CONTENT_SECURITY_POLICY = {
 
 # --- Request limits ---------------------------------------------------------------------------
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("NETBOARD_MAX_BODY_BYTES", default=2_621_440, minimum=1024)
+# The organisation's DICOM UID root, under which the SR export derives its UIDs (tracking UIDs of
+# lesions without one, series, device; apps/imaging/dicom_sr_export.py). None: pydicom's root,
+# which every NETboard shares: two sites would derive the same UIDs for their lesion ids.
+NETBOARD_DICOM_UID_ROOT = env_uid_root("NETBOARD_DICOM_UID_ROOT")
 
 # --- Logging: ids only, never patient data ----------------------------------------------------
 LOG_LEVEL = env_str("DJANGO_LOG_LEVEL", default="INFO").upper()

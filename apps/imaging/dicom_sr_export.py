@@ -21,7 +21,9 @@ attributes, and is not listed as evidence (its instance does not exist in any ar
 
 UIDs are derived from ids (lesions, reference regions, the SR series of a study, a study without
 a Study Instance UID): exporting twice gives the same tracking, and exporting writes nothing. Only
-the SR's SOP Instance UID is new each time. Nothing of the patient is logged.
+the SR's SOP Instance UID is new each time. Every UID NETboard makes is under the site's root
+(``NETBOARD_DICOM_UID_ROOT``), so that two sites' lesions with the same id get different tracking
+UIDs; unset, pydicom's root, which every NETboard shares. Nothing of the patient is logged.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from decimal import Decimal
 from typing import Any
 
 import highdicom as hd
+from django.conf import settings
 from django.http import HttpResponse
 from django.utils import timezone
 from highdicom.coding_schemes import CodingSchemeIdentificationItem
@@ -40,6 +43,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sr.codedict import codes
 from pydicom.sr.coding import Code
 from pydicom.uid import (
+    PYDICOM_ROOT_UID,
     UID,
     CTImageStorage,
     ExplicitVRLittleEndian,
@@ -160,13 +164,17 @@ _MODALITIES: dict[str, tuple[str, UID, Code]] = {
     Modality.MRI: ("MR", MRImageStorage, codes.cid100.MRIUnspecifiedBodyRegion),
 }
 _SEX = {"female": "F", "male": "M", "other": "O"}  # unknown: empty (Type 2)
-DEVICE_UID = generate_uid(entropy_srcs=["netboard-device"])
 MANUFACTURER = "NETboard"
 
 
+def _root() -> str:
+    """The UID root of this site's exports (``NETBOARD_DICOM_UID_ROOT``), else pydicom's."""
+    return settings.NETBOARD_DICOM_UID_ROOT or PYDICOM_ROOT_UID
+
+
 def _uid(*sources: Any) -> str:
-    """A UID derived from these values alone: the same on every export."""
-    return str(generate_uid(entropy_srcs=[str(source) for source in sources]))
+    """A UID derived from these values and the site's root alone: the same on every export."""
+    return str(generate_uid(prefix=_root(), entropy_srcs=[str(source) for source in sources]))
 
 
 def study_instance_uid(study: ImagingStudy) -> str:
@@ -223,7 +231,7 @@ def _observation_context(study: ImagingStudy) -> hd.sr.ObservationContext:
     device = hd.sr.ObserverContext(
         observer_type=codes.DCM.Device,
         observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
-            uid=DEVICE_UID, name=MANUFACTURER, manufacturer_name=MANUFACTURER
+            uid=_uid("netboard-device"), name=MANUFACTURER, manufacturer_name=MANUFACTURER
         ),
     )
     person = None
@@ -442,7 +450,7 @@ def build_report(study: ImagingStudy) -> bytes:
         # which the import orders by.
         series_instance_uid=_uid("netboard-sr-series", study.pk),
         series_number=1,
-        sop_instance_uid=str(generate_uid()),
+        sop_instance_uid=str(generate_uid(prefix=_root())),
         instance_number=1,
         manufacturer=MANUFACTURER,
         is_complete=final,

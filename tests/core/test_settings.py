@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 
+from netboard.env import env_uid_root
 from tests.static_root import with_static_root, write_manifest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,6 +52,8 @@ def run_manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[s
         ({"DATABASE_CONN_MAX_AGE": "forever"}, "DATABASE_CONN_MAX_AGE must be a whole number"),
         ({"DJANGO_LOG_LEVEL": "LOUD"}, "DJANGO_LOG_LEVEL must be"),
         ({"NETBOARD_MFA_REQUIRED_ROLES": "admin,nurse"}, "NETBOARD_MFA_REQUIRED_ROLES: unknown"),
+        ({"NETBOARD_DICOM_UID_ROOT": "1.2.03."}, "NETBOARD_DICOM_UID_ROOT must be a DICOM UID"),
+        ({"NETBOARD_DICOM_UID_ROOT": "1.2.826"}, "NETBOARD_DICOM_UID_ROOT must be a DICOM UID"),
     ],
 )
 def test_bad_settings_fail_at_start_naming_the_variable(env: dict[str, str], message: str) -> None:
@@ -106,3 +110,26 @@ def test_two_factor_roles_default_by_mode_and_none_means_none() -> None:
         {"NETBOARD_MFA_REQUIRED_ROLES": "reader, auditor"}, "shell", "--no-imports", "-c", code
     )
     assert chosen.stdout.strip() == "reader,auditor", chosen.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("", None),
+        ("1.2.826.0.1.3680043.10.1234.", "1.2.826.0.1.3680043.10.1234."),
+        ("2.25.", "2.25."),
+        ("0.", "0."),
+        ("1.2.826", ImproperlyConfigured),  # no trailing dot
+        ("1.02.", ImproperlyConfigured),  # a leading zero
+        ("1..2.", ImproperlyConfigured),
+        ("1.2.a.", ImproperlyConfigured),
+        ("1." * 21, ImproperlyConfigured),  # 42 characters: no room left for the derived part
+    ],
+)
+def test_the_dicom_uid_root_is_checked(value: str, expected: object) -> None:
+    environ = {"NETBOARD_DICOM_UID_ROOT": value}
+    if expected is ImproperlyConfigured:
+        with pytest.raises(ImproperlyConfigured, match="NETBOARD_DICOM_UID_ROOT"):
+            env_uid_root("NETBOARD_DICOM_UID_ROOT", environ)
+    else:
+        assert env_uid_root("NETBOARD_DICOM_UID_ROOT", environ) == expected

@@ -355,3 +355,39 @@ def test_no_patient_data_is_logged_or_warned(caplog: pytest.LogCaptureFixture) -
     said = caplog.text + " ".join(str(w.message) for w in caught)
     for secret in ("MRN-SECRET-9", "Müller", "Anna", "ACC-SECRET", "19580402"):
         assert secret not in said
+
+
+SITE_ROOT = "1.2.826.0.1.3680043.10.999."
+
+
+def test_every_uid_netboard_makes_is_under_the_sites_root(settings: Any) -> None:
+    study = _sstr_study(_patient(), study_instance_uid="")
+    obs = _observe(study, "Derived", suv_max=Decimal("10"))
+    tracked = _observe(study, "Tracked", suv_max=Decimal("12"))
+    Lesion.objects.filter(pk=tracked.lesion.pk).update(tracking_uid="1.2.840.113619.7.7")
+    shared = read_report(build_report(study))  # no root set: pydicom's, as before
+    settings.NETBOARD_DICOM_UID_ROOT = SITE_ROOT
+    data = build_report(study)
+    dataset = pydicom.dcmread(io.BytesIO(data))
+    own = read_report(data)
+    derived = {lesion.tracking_identifier: lesion.tracking_uid for lesion in own.lesions}
+    assert derived["Derived"].startswith(SITE_ROOT)  # type: ignore[union-attr]
+    assert derived["Tracked"] == "1.2.840.113619.7.7"  # a workstation's stays as it came
+    assert own.series_instance_uid.startswith(SITE_ROOT)
+    assert own.sop_instance_uid.startswith(SITE_ROOT)
+    assert own.study_instance_uid.startswith(SITE_ROOT)  # the study had none
+    devices = [
+        str(item.UID)
+        for item in hd.sr.utils.find_content_items(dataset, recursive=True)
+        if item.get("ValueType") == "UIDREF"
+        and item.ConceptNameCodeSequence[0].CodeValue == "121012"
+    ]
+    assert devices and all(uid.startswith(SITE_ROOT) for uid in devices)
+    # The same lesion id at a site using pydicom's root derives another UID; both are stable.
+    assert {lesion.tracking_identifier: lesion.tracking_uid for lesion in shared.lesions}[
+        "Derived"
+    ] == str(generate_uid(entropy_srcs=["netboard-lesion", str(obs.lesion.pk)]))
+    assert derived["Derived"] != str(
+        generate_uid(entropy_srcs=["netboard-lesion", str(obs.lesion.pk)])
+    )
+    assert read_report(build_report(study)).lesions[0].tracking_uid in derived.values()
