@@ -26,7 +26,7 @@ from apps.patients.timeline import (
     build_timeline,
 )
 from apps.scoring import services as scoring
-from apps.scoring.models import InputVersion, latest_timepoint
+from apps.scoring.models import latest_timepoint
 from apps.scoring.rules.inputs import CycleIn, LesionIn, StudyIn, TreatmentIn
 
 
@@ -87,7 +87,7 @@ def patient_page_context(patient: Patient) -> dict[str, Any]:
         "live": {
             "patient_id": patient.pk,
             "shown": {
-                "version": live_version(patient.pk),
+                "version": bodies["inputs"]["version"],
                 "computed_at": phenotype["computed_at"] or "",
             },
         },
@@ -119,20 +119,12 @@ def with_lesion_patterns(
 def live_state(patient_id: int) -> dict[str, Any]:
     """What a page showing the patient checks for changes (``patients/_live.html``): the
     version of the patient's inputs, when the stored assessment was computed, and its status."""
-    header = scoring.assessment_bodies(patient_id, fields=())["header"]
+    bodies = scoring.assessment_bodies(patient_id, fields=())
     return {
-        "version": live_version(patient_id),
-        "computed_at": header["computed_at"] or "",
-        "status": header["status"],
+        "version": bodies["inputs"]["version"],
+        "computed_at": bodies["header"]["computed_at"] or "",
+        "status": bodies["header"]["status"],
     }
-
-
-def live_version(patient_id: int) -> int:
-    """The version of the patient's inputs now (raised by every write of them)."""
-    version = (
-        InputVersion.objects.filter(patient_id=patient_id).values_list("version", flat=True).first()
-    )
-    return version or 0
 
 
 def draft_reads(study_ids: list[int]) -> list[dict[str, Any]]:

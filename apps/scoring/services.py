@@ -483,7 +483,9 @@ def assessment_bodies(
 ) -> dict[str, dict[str, Any]]:
     """The phenotype and response bodies of one patient from one read of the
     stored assessment, each with ``patient``, ``status`` and ``computed_at``. With
-    ``fields=()`` only that header is read (the status line polls it): no result JSON."""
+    ``fields=()`` only that header is read (the status line polls it): no result JSON.
+    ``inputs``: ``{"version"}``, the version of the patient's inputs the status was judged
+    against (0 before the first write), which the pages showing the patient poll for changes."""
     version = InputVersion.objects.filter(patient_id=patient_id).first()
     assessments = PhenotypeAssessment.objects.filter(patient_id=patient_id)
     unread = {"phenotype", "response", "uptake", "latest_timepoint", "summary"} - set(fields)
@@ -494,7 +496,7 @@ def assessment_bodies(
         "computed_at": assessment.computed_at.isoformat() if assessment else None,
         "rules_version": assessment.rules_version if assessment else None,
     }
-    bodies = {"header": header}
+    bodies = {"header": header, "inputs": {"version": version.version if version else 0}}
     for field in fields:
         stored = getattr(assessment, field) if assessment is not None else None
         # A result stored before the response existed has an empty one: not yet computed.

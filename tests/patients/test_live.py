@@ -10,9 +10,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client, TestCase
+from django.test.utils import CaptureQueriesContext
 
 from apps.imaging.models import Observation
+from apps.patients.page import live_state
+from apps.scoring.models import InputVersion
 from tests.factories import CaseFactory, MeetingFactory, PatientFactory, three_liver_lesions
 
 pytestmark = pytest.mark.django_db
@@ -75,3 +79,20 @@ def test_the_changes_endpoint_needs_a_login_and_the_view_permissions(
     no_role.force_login(django_user_model.objects.create_user("nobody", password="x" * 12))
     assert no_role.get(url).status_code == 403
     assert as_role("clinician").get("/patients/999999/changes/").status_code == 404
+
+
+def test_a_poll_reads_the_inputs_version_once_with_the_status_it_judges(as_role: Any) -> None:
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        patient = three_liver_lesions(PatientFactory())
+    client: Client = as_role("clinician")
+    url = poller(client.get(f"/patients/{patient.pk}/").content.decode())
+    version = InputVersion.objects.get(patient=patient).version
+    assert f"version={version}&" in url  # the page shows the version it was drawn at
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 204
+    reads = [q["sql"] for q in queries if 'FROM "scoring_inputversion"' in q["sql"]]
+    assert len(reads) == 1, reads
+    assert live_state(patient.pk)["version"] == version
+    other = PatientFactory()
+    InputVersion.objects.filter(patient=other).delete()  # as for a patient written by raw SQL
+    assert live_state(other.pk)["version"] == 0
