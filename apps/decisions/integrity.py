@@ -13,7 +13,9 @@ superuser, the table's owner) could still change one. The chain makes such a cha
 
 The canonical content (``canonical_bytes``) is JSON with sorted keys, separators ``,`` and
 ``:``, ``ensure_ascii=False``, encoded as UTF-8, of: ``id``, ``case``, ``patient`` (the case's),
-``recommendation``, ``rationale``, ``attendees``, ``signer_id`` and ``signer_username``,
+``recommendation``, ``rationale``, ``attendees``, ``signer_id`` and ``signer_username`` (the
+user name stored with the decision when it was signed, ``Decision.signer_username``: renaming the
+account later changes nothing that was signed),
 ``decided_at`` and ``signed_at`` (ISO 8601 in UTC with microseconds, ``+00:00``),
 ``phenotype_snapshot``, ``response_snapshot``, ``acknowledged_preliminary``,
 ``outside_meeting``, ``supersedes`` (an id or null), ``chain_position`` and
@@ -40,7 +42,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.db import connection
 
 from apps.decisions.models import Decision
@@ -54,8 +55,6 @@ CHAIN_LOCK = "netboard.decisions.chain"
 transaction takes (after the case, the patient and the assessment: apps/patients/locks.py), and
 nothing waits for another lock while holding it."""
 
-_USERNAME = f"decided_by__{get_user_model().USERNAME_FIELD}"
-
 # The columns (``values()`` names) the canonical content is made of.
 CONTENT_FIELDS = (
     "id",
@@ -65,7 +64,7 @@ CONTENT_FIELDS = (
     "rationale",
     "attendees",
     "decided_by_id",
-    _USERNAME,
+    "signer_username",
     "decided_at",
     "signed_at",
     "phenotype_snapshot",
@@ -117,7 +116,7 @@ def canonical_bytes(values: Mapping[str, Any]) -> bytes:
         "rationale": values["rationale"],
         "attendees": values["attendees"],
         "signer_id": values["decided_by_id"],
-        "signer_username": values[_USERNAME],
+        "signer_username": values["signer_username"],
         "decided_at": _stamp(values["decided_at"]),
         "signed_at": _stamp(values["signed_at"]),
         "phenotype_snapshot": _json_value(values["phenotype_snapshot"]),
@@ -150,7 +149,7 @@ def _values_of(decision: Decision) -> dict[str, Any]:
         "rationale": decision.rationale,
         "attendees": decision.attendees,
         "decided_by_id": decision.decided_by_id,
-        _USERNAME: decision.decided_by.get_username(),
+        "signer_username": decision.signer_username,
         "decided_at": decision.decided_at,
         "signed_at": decision.signed_at,
         "phenotype_snapshot": decision.phenotype_snapshot,
@@ -188,7 +187,8 @@ def chain_append(decision: Decision) -> None:
     field final) its place in the chain: ``chain_position``, ``previous_digest`` and
     ``signed_digest``. Call it inside the signing transaction, just before the write: it takes
     the chain lock, which the transaction holds until it ends, so two signings never get the
-    same position or predecessor. The caller saves the fields."""
+    same position or predecessor. It stores the signer's user name as it is now
+    (``signer_username``), which the digest covers. The caller saves the fields."""
     if decision.pk is None or decision.signed_at is None:
         raise ValueError("Only a decision with an id and a signature time joins the chain.")
     with connection.cursor() as cursor:
@@ -200,12 +200,13 @@ def chain_append(decision: Decision) -> None:
         .first()
     )
     position, previous = head if head is not None else (0, GENESIS)
+    decision.signer_username = decision.decided_by.get_username()
     decision.chain_position = position + 1
     decision.previous_digest = previous
     decision.signed_digest = decision_digest(decision)
 
 
-CHAIN_FIELDS = ["chain_position", "previous_digest", "signed_digest"]
+CHAIN_FIELDS = ["signer_username", "chain_position", "previous_digest", "signed_digest"]
 
 
 # --- Verification ---------------------------------------------------------------------------------
@@ -324,8 +325,11 @@ def _changed_since_signing(row: Mapping[str, Any]) -> list[str]:
     )
     if signed is None:
         return []
+    if not signed["signer_username"]:
+        # Signed before NETboard kept the signer's name (migration 0009 filled it in later).
+        fields.remove("signer_username")
     changed = [name for name in fields if _comparable(signed[name]) != _comparable(row[name])]
-    return changed or ["the signer's user name or the case's patient"]
+    return changed or ["the case's patient"]
 
 
 def _comparable(value: Any) -> Any:

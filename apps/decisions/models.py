@@ -133,6 +133,15 @@ class Decision(ClinicalRecord):
             "first)."
         ),
     )
+    # The signer's user name as it was when they signed: part of the signed content, so
+    # renaming the account later leaves the signature verifiable (and this name as signed).
+    signer_username = models.CharField(
+        max_length=150,
+        blank=True,
+        default="",
+        editable=False,
+        help_text="The signer's user name when they signed (empty until signed).",
+    )
     signed_digest = models.CharField(
         max_length=64,
         blank=True,

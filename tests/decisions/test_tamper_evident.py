@@ -182,7 +182,7 @@ def test_the_digest_covers_every_part_of_the_content() -> None:
         "rationale": "Other",
         "attendees": "Dr Other",
         "decided_by_id": decision.decided_by_id + 1,
-        "decided_by__username": "someone-else",
+        "signer_username": "someone-else",
         "decided_at": decision.decided_at + timedelta(microseconds=1),
         "signed_at": decision.signed_at + timedelta(microseconds=1),  # type: ignore[operator]
         "phenotype_snapshot": {**decision.phenotype_snapshot, "suv_max": 12.6},
@@ -435,12 +435,70 @@ def test_a_signed_decision_outside_the_chain_is_named() -> None:
     assert decision_verified(outsider) is False
 
 
-def test_a_signed_user_renamed_breaks_the_link() -> None:
-    """The signer's user name is part of what was signed."""
+def test_renaming_a_signers_account_leaves_what_they_signed_verified() -> None:
+    """The signer's user name is part of what was signed, as it was when they signed
+    (``signer_username``): an administrator renaming the account later (a new surname) is not
+    an alteration of the decisions it signed. Before NETboard kept the name, the digest covered
+    the account's current name, and this rename showed both decisions as altered."""
     first, second = chain(2)
+    signer = second.decided_by.username
+    assert second.signer_username == signer
     type(second.decided_by).objects.filter(pk=second.decided_by_id).update(username="renamed")
     result = verify_chain()
+    assert result.ok and result.checked == 2
+    second = Decision.objects.select_related("decided_by").get(pk=second.pk)
+    assert decision_verified(second) is True
+    assert second.signer_username == signer and second.decided_by.username == "renamed"
+    content = json.loads(decision_canonical(second))
+    assert content["signer_username"] == signer
+
+
+def test_a_stored_signer_name_changed_is_named() -> None:
+    first, second = chain(2)
+    tamper(
+        "UPDATE decisions_decision SET signer_username = %s WHERE id = %s",
+        ["someone-else", second.pk],
+    )
+    result = verify_chain()
     assert result.first_broken is not None and result.first_broken.pk == second.pk
+    assert "changed since signing: signer_username" in result.reason
+    assert decision_verified(second) is False and decision_verified(first) is True
+
+
+def test_drafts_keep_no_signer_name_until_signed() -> None:
+    case = assessed_case()
+    draft = services.decision_record(
+        case=case,
+        recommendation="prrt",
+        rationale=RATIONALE,
+        attendees="",
+        decided_by=UserFactory(),
+        sign=False,
+    )
+    assert Decision.objects.get(pk=draft.pk).signer_username == ""
+    services.decision_sign(decision=draft)
+    assert Decision.objects.get(pk=draft.pk).signer_username == draft.decided_by.username
+
+
+def test_the_migration_names_the_decisions_signed_before_it_and_they_still_verify() -> None:
+    """0009 gives every decision signed before it its signer's current account name; their
+    digests, made over that name, verify unchanged, and a later change is still named (not the
+    name, which the audit event of the signing does not have)."""
+    migration = importlib.import_module("apps.decisions.migrations.0009_decision_signer_username")
+    first, second = chain(2)
+    with triggers_off("replica") as cursor:  # as signed before 0009: no name stored
+        cursor.execute("UPDATE decisions_decision SET signer_username = ''")
+        cursor.execute("UPDATE decisions_decisionevent SET signer_username = ''")
+    assert not verify_chain().ok
+    migration.fill_signer_username(django_apps, SimpleNamespace(connection=connection))
+    names = dict(Decision.objects.values_list("pk", "signer_username"))
+    assert names == {first.pk: first.decided_by.username, second.pk: second.decided_by.username}
+    assert verify_chain().ok
+    with pytest.raises(ProgrammingError), transaction.atomic():  # protected again
+        Decision.objects.filter(pk=first.pk).update(rationale="Changed.")
+    tamper("UPDATE decisions_decision SET rationale = %s WHERE id = %s", ["Other.", second.pk])
+    reason = verify_chain().reason
+    assert "changed since signing: rationale)" in reason, reason
 
 
 def test_the_chain_check_streams_the_rows(django_assert_max_num_queries: Any) -> None:
@@ -555,6 +613,10 @@ def test_the_migration_chains_decisions_signed_before_it_in_signing_order() -> N
     ]
     assert not verify_chain().ok  # signed, but outside the chain
     migration.chain_signed(django_apps, SimpleNamespace(connection=connection))
+    # Then, as migrating goes on, 0009 stores each signer's name, which 0007's digests covered.
+    importlib.import_module(
+        "apps.decisions.migrations.0009_decision_signer_username"
+    ).fill_signer_username(django_apps, SimpleNamespace(connection=connection))
     by_position = list(
         Decision.objects.filter(chain_position__isnull=False).order_by("chain_position")
     )

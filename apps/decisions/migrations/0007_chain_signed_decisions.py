@@ -10,6 +10,7 @@ here is only as trustworthy as the rows were when it ran."""
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import migrations
 
 PROTECT_TRIGGER = "pgtrigger_signed_decision_immutable_f7afe"
@@ -19,8 +20,14 @@ def chain_signed(apps: Any, schema_editor: Any) -> None:
     from apps.decisions.integrity import CONTENT_FIELDS, GENESIS, digest_of
 
     # The columns of this migration's state: ``agent_choice_lesions`` (0008) is not one yet, and
-    # the canonical content of a decision without it does not include it.
-    fields = [name for name in CONTENT_FIELDS if name != "agent_choice_lesions"]
+    # the canonical content of a decision without it does not include it; ``signer_username``
+    # (0009) is not one either: the signer's name is their account's, as it is now.
+    username = f"decided_by__{get_user_model().USERNAME_FIELD}"
+    fields = [
+        username if name == "signer_username" else name
+        for name in CONTENT_FIELDS
+        if name != "agent_choice_lesions"
+    ]
 
     decisions = apps.get_model("decisions", "Decision")
     unchained = decisions.objects.filter(signed_at__isnull=False, chain_position__isnull=True)
@@ -46,6 +53,7 @@ def chain_signed(apps: Any, schema_editor: Any) -> None:
             for pk in chunk:
                 position += 1
                 row = {**rows[pk], "chain_position": position, "previous_digest": previous}
+                row["signer_username"] = row.pop(username)
                 digest = digest_of(row)
                 decisions.objects.filter(pk=pk).update(
                     chain_position=position, previous_digest=previous, signed_digest=digest
