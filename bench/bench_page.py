@@ -390,7 +390,8 @@ def page_parts(patient: Any) -> dict[str, Callable[[], object]]:
 
     fields = ("summary", "uptake")
     context = patient_page_context(patient)
-    record = timeline_record(patient.pk)
+    studies = context["studies"]
+    record = timeline_record(patient.pk, studies)
     bodies = assessment_bodies(patient.pk, fields=fields)
     phenotype, response = context["phenotype"], context["response"]
     uptake = bodies["uptake"]
@@ -398,7 +399,7 @@ def page_parts(patient: Any) -> dict[str, Callable[[], object]]:
         "read the stored assessment (assessment_bodies)": lambda: assessment_bodies(
             patient.pk, fields=fields
         ),
-        "read the record (timeline_record)": lambda: timeline_record(patient.pk),
+        "read the record (timeline_record)": lambda: timeline_record(patient.pk, studies),
         "build_timeline": lambda: build_timeline(record, phenotype, response, uptake),
         "all of the context (patient_page_context)": lambda: patient_page_context(patient),
         "render the timeline (patients/_timeline.html)": lambda: render_to_string(

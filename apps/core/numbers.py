@@ -18,7 +18,7 @@ def clinical(value: Decimal | int | float | str | None, places: int) -> str:
     """``value`` with trailing zeros removed down to ``places`` decimals; "" for nothing."""
     if value is None or value == "":
         return ""
-    number = Decimal(str(value))
+    number = value if isinstance(value, Decimal) else Decimal(str(value))
     text = f"{number:f}"
     if "." not in text:
         return f"{text}.{'0' * places}" if places else text

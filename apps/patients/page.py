@@ -7,7 +7,6 @@ Everything here reads what the workers stored; nothing is computed but the timel
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -43,8 +42,9 @@ def patient_page_context(patient: Patient) -> dict[str, Any]:
     """What the patient page shows, for any page that shows a patient's timeline and findings
     (the patient page, presentation mode, the printed case summary): the stored phenotype and
     response with their status (``phenotype`` carries the status line's header), the latest
-    timepoint, the timeline geometry from the stored uptake scores (and ``read_count``, the
-    observations of each study), the latest pathology and the markers.
+    timepoint, the timeline geometry from the stored uptake scores, the patient's studies
+    newest first for the studies table (``studies``, each with ``read_count``: its
+    observations), the latest pathology and the markers.
 
     The phenotype and response are the stored summary's (``PhenotypeAssessment.summary``: the
     bodies without their per-lesion lists), which is all that these pages show of them, with
@@ -62,7 +62,10 @@ def patient_page_context(patient: Patient) -> dict[str, Any]:
         }
     )
     response = {**header, **summary["response"]}
-    record = timeline_record(patient.pk)
+    studies = list(ImagingStudy.objects.filter(patient=patient).order_by("-performed_on", "-id"))
+    record = timeline_record(patient.pk, studies)
+    for study in studies:
+        study.read_count = record.read_count.get(study.pk, 0)  # type: ignore[attr-defined]
     lesions = summary.get("lesion_patterns") or []
     choice = summary.get("agent_choice")
     labels, study_names = record_names(record.lesions, record.studies) if choice else ({}, {})
@@ -82,7 +85,7 @@ def patient_page_context(patient: Patient) -> dict[str, Any]:
         "timeline": build_timeline(
             record, with_lesion_patterns(phenotype, lesions), response, bodies["uptake"]
         ),
-        "read_count": record.read_count,
+        "studies": studies,
         "draft_reads": draft_reads(phenotype["draft_studies"]),
         "live": {
             "patient_id": patient.pk,
@@ -144,10 +147,10 @@ def draft_reads(study_ids: list[int]) -> list[dict[str, Any]]:
     ]
 
 
-def timeline_record(patient_id: int) -> TimelineRecord:
+def timeline_record(patient_id: int, studies: list[ImagingStudy]) -> TimelineRecord:
     """What the timeline shows of the patient's record, in a fixed number of queries: the
-    studies, treatments with their cycles, lesions, and the SUVmax and long axis of every
-    observation."""
+    patient's ``studies`` (read by the caller, which shows them too), treatments with their
+    cycles, lesions, and the SUVmax and long axis of every observation."""
     cycles: dict[int, list[CycleIn]] = {}
     for treatment_id, number, given_on, activity in (
         TreatmentCycle.objects.filter(treatment__patient_id=patient_id)
@@ -155,9 +158,6 @@ def timeline_record(patient_id: int) -> TimelineRecord:
         .values_list("treatment_id", "number", "given_on", "activity_gbq")
     ):
         cycles.setdefault(treatment_id, []).append(CycleIn(number, given_on, activity))
-    studies = ImagingStudy.objects.filter(patient_id=patient_id).values_list(
-        "id", "performed_on", "tracer", "tracer_class", "modality", "post_therapy", "cycle_number"
-    )
     treatments = Treatment.objects.filter(patient_id=patient_id).values_list(
         "id", "kind", "started_on", "ended_on"
     )
@@ -174,8 +174,16 @@ def timeline_record(patient_id: int) -> TimelineRecord:
             long_axis[study, lesion] = axis
     return TimelineRecord(
         studies=[
-            StudyIn(pk, day, tracer, tracer_class, modality, post_therapy, cycle_number=cycle)
-            for pk, day, tracer, tracer_class, modality, post_therapy, cycle in studies
+            StudyIn(
+                s.pk,
+                s.performed_on,
+                s.tracer,
+                s.tracer_class,
+                s.modality,
+                s.post_therapy,
+                cycle_number=s.cycle_number,
+            )
+            for s in studies
         ],
         treatments=[
             TreatmentIn(pk, kind, started, ended, tuple(cycles.get(pk, ())))
@@ -191,15 +199,6 @@ def timeline_record(patient_id: int) -> TimelineRecord:
         read_count=read_count,
         long_axis=long_axis,
     )
-
-
-def patient_studies(patient: Patient, read_count: Mapping[int, int]) -> list[ImagingStudy]:
-    """The patient's studies for the studies table, newest first, each with ``read_count``: the
-    number of its observations (``TimelineRecord.read_count``)."""
-    studies = list(ImagingStudy.objects.filter(patient=patient).order_by("-performed_on", "-id"))
-    for study in studies:
-        study.read_count = read_count.get(study.pk, 0)  # type: ignore[attr-defined]
-    return studies
 
 
 def _sparkline(series: dict[str, Any]) -> dict[str, Any]:

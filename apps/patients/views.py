@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from apps.core.access import record_access
 from apps.decisions.models import Case, Decision
 from apps.patients.models import Patient, PrimarySite
-from apps.patients.page import labelled, live_state, patient_page_context, patient_studies
+from apps.patients.page import labelled, live_state, patient_page_context
 from apps.scoring import services as scoring
 
 PAGE_SIZE = 25
@@ -196,8 +196,7 @@ def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
         decisions = list(case.decisions.all())
         case.latest_decision = decisions[-1] if decisions else None  # type: ignore[attr-defined]
     context = patient_page_context(patient)
-    studies = patient_studies(patient, context["read_count"])
-    return render(request, "patients/detail.html", {**context, "studies": studies, "cases": cases})
+    return render(request, "patients/detail.html", {**context, "cases": cases})
 
 
 @require_GET

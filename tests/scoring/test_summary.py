@@ -91,7 +91,10 @@ def _full_bodies_context(patient: Patient) -> dict[str, Any]:
     return {
         "latest": latest_timepoint(phenotype),
         "timeline": build_timeline(
-            timeline_record(patient.pk), phenotype, response, bodies["uptake"]
+            timeline_record(patient.pk, list(patient.studies.all())),
+            phenotype,
+            response,
+            bodies["uptake"],
         ),
         "tables": {key: response[key] for key in ("recist", "percist", "dual_tracer_alerts")},
     }
