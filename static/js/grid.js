@@ -304,12 +304,14 @@
       if (theirs) { s.observation = theirs.id; s.etag = ""; await conflict(row, values); return; }
     }
     const detail = (answer.data && answer.data.detail) || `the server answered ${answer.status}`;
-    const first = showErrors(row, Object.keys(errors).length ? errors : {non_field_errors: [detail]});
+    showErrors(row, Object.keys(errors).length ? errors : {non_field_errors: [detail]});
     setRowStatus(row, "not saved: see the marked cell", "error");
     say(`Not saved: ${row.querySelector(".lesion-name").textContent} has a value to correct.`);
     // Typed while this was refused: the row as it is now may be whole; nothing is dropped.
     if (changedMeanwhile) { save(row); return; }
-    if (first && !row.contains(document.activeElement)) first.focus();
+    // The cursor stays where the reader is: a refusal arrives after they may have moved on and
+    // typed again, and pulling the cursor back put their next keys in the refused row. The row
+    // is marked and said aloud; "Finish read" names it and takes the reader there.
   }
 
   function isUniqueClash(errors) {

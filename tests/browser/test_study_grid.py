@@ -229,3 +229,36 @@ def test_an_mibg_planar_read_is_entered_with_the_keyboard(reader_page: tuple[Any
     saved = Observation.objects.get(study=study, lesion=lesion)
     assert (saved.krenning_visual, saved.suv_max, saved.long_axis_mm) == (3, None, Decimal("18.0"))
     assert "1 of 1 lesion recorded" in page.locator("#read-count").inner_text()
+
+
+def test_a_refusal_arriving_after_the_reader_moved_on_does_not_pull_the_cursor_back(
+    reader_page: tuple[Any, str],
+) -> None:
+    """Reported in exploratory testing: Krenning 7 on a recorded row, Enter, and the next score
+    typed at once. The refusal came back after the cursor had moved to the next row and pulled
+    it back to the refused cell, so the score meant for the next lesion replaced the 7 and was
+    saved on the wrong lesion. The refused row is marked and said aloud; the cursor stays."""
+    page, base = reader_page
+    study = StudyFactory()  # 68Ga-DOTATATE
+    first = LesionFactory(patient=study.patient, label="Pancreas head")
+    second = LesionFactory(patient=study.patient, label="Liver 1")
+    ObservationFactory(study=study, lesion=first, krenning_visual=3)
+    ObservationFactory(study=study, lesion=second, krenning_visual=3)
+    page.goto(f"{base}/studies/{study.pk}/")
+    cell = row(page, first).locator("input[name=krenning_visual]")
+    cell.focus()
+    page.keyboard.type("7")  # refused: 0 to 4
+    page.keyboard.press("Enter")  # on to the next lesion, same column
+    assert focused_name(page) == f"krenning_visual@{second.pk}"
+    page.wait_for_selector(f"#row-{first.pk}[data-status=error]")
+    expect(page.locator("#grid-status")).to_contain_text("Not saved: Pancreas head")
+    assert focused_name(page) == f"krenning_visual@{second.pk}"
+    page.keyboard.type("2")
+    page.keyboard.press("Enter")
+    wait_saved(page, second)
+    scores = dict(
+        Observation.objects.filter(study=study).values_list("lesion_id", "krenning_visual")
+    )
+    assert scores == {first.pk: 3, second.pk: 2}
+    assert cell.input_value() == "7"  # still there to correct, marked
+    expect(cell).to_have_attribute("aria-invalid", "true")
