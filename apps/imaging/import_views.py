@@ -106,11 +106,20 @@ def _shown(name: str, value: Any) -> str:
 
 
 def _cells(
-    row: ReviewRow, number: int, key: str, names: list[str], post: dict[str, str], errors: dict
+    row: ReviewRow,
+    number: int,
+    key: str,
+    names: list[str],
+    post: dict[str, str],
+    errors: dict,
+    *,
+    inert: bool = False,
 ) -> list[Cell]:
+    """The row's cells; ``inert``: the file was imported already, so it changes nothing and
+    each cell shows what the study holds."""
     cells = []
     for name in names:
-        imported = row.values.get(name)
+        imported = None if inert else row.values.get(name)
         current = row.current.get(name)
         if imported is None:
             change = ""
@@ -127,7 +136,7 @@ def _cells(
                 imported=_shown(name, imported),
                 current=_shown(name, current),
                 change=change,
-                conflict=name in row.conflicts,
+                conflict=not inert and name in row.conflicts,
                 choice=post.get(choice_name, ""),
                 name=choice_name,
                 error=" ".join(errors.get(f"file.{number}.{key}.{name}", [])),
@@ -163,7 +172,8 @@ def _review_files(
             key = str(index)
             lesion = lesions.get(source_row.lesion) if source_row.lesion else None
             default_label = source.tracking_identifier or f"SR lesion {index + 1}"
-            cells = _cells(source_row, number, key, names, post, errors)
+            inert = result.already_imported
+            cells = _cells(source_row, number, key, names, post, errors, inert=inert)
             # Refusals of the row not shown at a value's cell (site, label, the row as a whole).
             prefix = f"file.{number}.{key}."
             row_errors = {
@@ -182,8 +192,8 @@ def _review_files(
                     label=post.get(f"choice:{number}:{key}.label", default_label),
                     cells=cells,
                     action="create"
-                    if lesion is None
-                    else ("update" if source_row.changes else "unchanged"),
+                    if lesion is None and not inert
+                    else ("update" if source_row.changes and not inert else "unchanged"),
                     errors=row_errors,
                 )
             )
@@ -205,8 +215,11 @@ def _review_files(
                     [name for name, _label in REFERENCE_COLUMNS],
                     post,
                     errors,
+                    inert=result.already_imported,
                 ),
-                action="update" if reference_row.changes else "unchanged",
+                action="update"
+                if reference_row.changes and not result.already_imported
+                else "unchanged",
             )
         prefix = f"file.{number}."
         file_errors = [

@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from rest_framework import serializers
 
+from apps.core import numbers
 from apps.imaging.dicom_sr import SrRefused, SrReport, read_report
 from apps.imaging.models import (
     OBSERVATION_READ_FIELDS,
@@ -234,38 +235,78 @@ def _aware(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment is not None else None
 
 
+def _value_text(name: str, value: Any) -> str:
+    """A value in a message as the review shows it (SUVs to their clinical precision, mm)."""
+    if name.endswith("_mm"):
+        return numbers.mm(value)
+    if "suv" in name:
+        return numbers.suv(value)
+    return numbers.clinical(value, 0) if isinstance(value, Decimal) else str(value)
+
+
 def _chosen(
-    row: ReviewRow, index: int | str, choices: Mapping[str, str], on_conflict: str | None
+    row: ReviewRow,
+    index: int | str,
+    choices: Mapping[str, str],
+    on_conflict: str | None,
+    refusals: dict[str, list[str]],
 ) -> dict[str, Any]:
     """The values to write for one row (``index``: its number, or ``reference``): the imported
-    ones, except where the reader kept what the study holds. An unsettled conflict is refused,
-    naming the row and field."""
+    ones, except where the reader kept what the study holds. Each unsettled conflict is added
+    to ``refusals``, naming the row and field, so that the reader sees all of them at once."""
     values = dict(row.changes)
     for name in row.conflicts:
         choice = choices.get(f"{index}.{name}", on_conflict)
         if choice == "current":
             values.pop(name, None)
         elif choice != "imported":
-            raise _refusal(
-                f"The study holds {row.conflicts[name]['current']} and the SR "
-                f"{row.conflicts[name]['imported']}: choose one (current or imported).",
-                f"{index}.{name}",
-            )
+            current = _value_text(name, row.conflicts[name]["current"])
+            imported = _value_text(name, row.conflicts[name]["imported"])
+            refusals[f"{index}.{name}"] = [
+                f"The study holds {current} and the SR {imported}: choose one (current or "
+                "imported)."
+            ]
     return values
+
+
+def _site_refusal(row: ReviewRow, index: int, choices: Mapping[str, str]) -> str | None:
+    """Why a new lesion's site cannot be taken (None: it can)."""
+    source = row.source
+    assert source is not None  # noqa: S101 - a lesion row always has its group
+    if (choices.get(f"{index}.site") or source.site) in LesionSite.values:
+        return None
+    shown = str(source.finding_site) if source.finding_site else "none"
+    return f"The SR's finding site ({shown}) is not one NETboard maps: choose the lesion's site."
+
+
+def _settled(
+    review: Review, choices: Mapping[str, str], on_conflict: str | None
+) -> tuple[list[tuple[int, ReviewRow, dict[str, Any]]], dict[str, Any]]:
+    """The values to write of each row and of the reference uptake, with the reader's choices;
+    every choice still to make refused at once (each conflict, each unmapped site), naming
+    its row and field."""
+    refusals: dict[str, list[str]] = {}
+    rows = [
+        (index, row, _chosen(row, index, choices, on_conflict, refusals))
+        for index, row in enumerate(review.rows)
+    ]
+    for index, row, _values in rows:
+        site = _site_refusal(row, index, choices) if row.lesion is None else None
+        if site is not None:
+            refusals[f"{index}.site"] = [site]
+    reference = _chosen(review.reference, "reference", choices, on_conflict, refusals)
+    if refusals:
+        raise serializers.ValidationError(refusals)
+    return rows, reference
 
 
 def _new_lesion(
     row: ReviewRow, index: int, study: ImagingStudy, choices: Mapping[str, str], taken: set[str]
 ) -> Lesion:
+    """A new lesion of the row (its site checked by ``_site_refusal``), not saved yet."""
     source = row.source
     assert source is not None  # noqa: S101 - a lesion row always has its group
     site = choices.get(f"{index}.site") or source.site
-    if site not in LesionSite.values:
-        shown = str(source.finding_site) if source.finding_site else "none"
-        raise _refusal(
-            f"The SR's finding site ({shown}) is not one NETboard maps: choose the lesion's site.",
-            f"{index}.site",
-        )
     label = (
         choices.get(f"{index}.label", "").strip()
         or source.tracking_identifier
@@ -314,16 +355,14 @@ def sr_import(
         return SrImportResult(review=review, written=False)
     if study.status == StudyStatus.FINAL:
         raise _refusal(FINAL_READ, "study")
+    rows, reference = _settled(review, choices, on_conflict)
+    refusals: dict[str, list[str]] = {}
     with transaction.atomic(), pghistory.context(dicom_sr=report.sop_instance_uid):
         # The patient's labels, once: a new lesion takes its Tracking Identifier, numbered if taken.
         taken = set(
             Lesion.objects.filter(patient_id=study.patient_id).values_list("label", flat=True)
         )
         observations = {obs.lesion_id: obs for obs in Observation.objects.filter(study=study)}
-        rows = [
-            (index, row, _chosen(row, index, choices, on_conflict))
-            for index, row in enumerate(review.rows)
-        ]
         new = {
             index: _new_lesion(row, index, study, choices, taken)
             for index, row, _values in rows
@@ -369,11 +408,11 @@ def sr_import(
                 detail = (
                     exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
                 )
-                raise serializers.ValidationError(
-                    {f"{index}.{name}": messages for name, messages in detail.items()}
-                ) from exc
+                # Every row's refusals at once; the transaction writes nothing of them.
+                refusals.update({f"{index}.{name}": msgs for name, msgs in detail.items()})
+        if refusals:
+            raise serializers.ValidationError(refusals)
         observations_merge(study=study, items=items)
-        reference = _chosen(review.reference, "reference", choices, on_conflict)
         if reference:
             # Through the study's serializer: a negative or oversized SUV is a 400, not a 500.
             checked = StudySerializer(

@@ -19,6 +19,20 @@ from django.apps import apps
 from apps.imaging.dicom_sr import SrLesion, SrReport
 from apps.imaging.models import ImagingStudy, Lesion, Observation
 
+# What an SR can set on an observation, and on the study (its reference uptake): a row's
+# ``current`` holds all of them, so the review shows what the study holds beside a value the SR
+# does not carry too.
+OBSERVATION_FIELDS = (
+    "suv_max",
+    "suv_peak",
+    "krenning_visual",
+    "fdg_visual",
+    "long_axis_mm",
+    "short_axis_mm",
+    "volume_ml",
+)
+REFERENCE_FIELDS = ("blood_pool_suv", "liver_suv", "spleen_suv")
+
 
 @dataclass(frozen=True)
 class ReviewRow:
@@ -111,7 +125,7 @@ def review_import(*, report: SrReport, study: ImagingStudy) -> Review:
     for source in report.lesions:
         lesion_id = by_uid.get(source.tracking_uid) if source.tracking_uid else None
         obs = observations.get(lesion_id) if lesion_id is not None else None
-        current = {name: getattr(obs, name) for name in source.values} if obs else {}
+        current = {name: getattr(obs, name) for name in OBSERVATION_FIELDS} if obs else {}
         rows.append(
             ReviewRow(
                 lesion=lesion_id,
@@ -121,7 +135,7 @@ def review_import(*, report: SrReport, study: ImagingStudy) -> Review:
                 conflicts={} if lesion_id in by_series else _compare(source.values, current),
             )
         )
-    current_reference = {name: getattr(study, name) for name in report.reference}
+    current_reference = {name: getattr(study, name) for name in REFERENCE_FIELDS}
     reference = ReviewRow(
         lesion=None,
         source=None,

@@ -7,12 +7,15 @@ from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from pydicom.sr.coding import Code
 
 from apps.imaging.models import Lesion, Observation, StructuredReportImport
 from tests.factories import LesionFactory, ObservationFactory, PatientFactory, StudyFactory
 from tests.imaging.sr_factory import SITES, SrLesionSpec, build_sr
 
 pytestmark = pytest.mark.django_db
+MEDIASTINUM = Code("72410000", "SCT", "Mediastinum")
+SPLEEN = Code("78961009", "SCT", "Spleen")
 
 
 def _study():  # type: ignore[no-untyped-def]
@@ -131,6 +134,43 @@ def test_a_conflict_is_refused_until_chosen(token_client) -> None:  # type: igno
     kept = _post(client, study, data, on_conflict="current")
     assert kept.status_code == 200
     assert Observation.objects.get(study=study).suv_max == Decimal("30")
+
+
+def test_every_choice_still_to_make_is_refused_at_once(token_client) -> None:  # type: ignore[no-untyped-def]
+    """Reported in exploratory testing: the refusal named only the first unsettled conflict, so
+    the reader found the next one only by submitting again. Now every conflict (of every row
+    and of the reference uptake) and every unmapped site, each named at its field, with the
+    values as the review shows them (SUVs to one decimal: not the stored "30.000")."""
+    study, client = _study(), token_client("admin")
+    study.blood_pool_suv, study.spleen_suv = Decimal("1.500"), Decimal("20.000")
+    study.save()
+    lesion = LesionFactory(patient=study.patient, tracking_uid="1.2.840.1")
+    ObservationFactory(
+        study=study, lesion=lesion, suv_max=Decimal("30"), krenning_visual=4, long_axis_mm=None
+    )
+    data = build_sr(
+        [
+            SrLesionSpec(tracking_uid="1.2.840.1", suv_max=26, krenning=3, long_axis=None),
+            SrLesionSpec(tracking_uid="1.2.840.2", site=None),
+        ],
+        reference={MEDIASTINUM: 1.8, SPLEEN: 18.0},
+    )
+    refused = _post(client, study, data)
+    assert refused.status_code == 400
+    errors = refused.json()["errors"]
+    assert set(errors) == {
+        "file.0.0.suv_max",
+        "file.0.0.krenning_visual",
+        "file.0.1.site",
+        "file.0.reference.blood_pool_suv",
+        "file.0.reference.spleen_suv",
+    }
+    assert errors["file.0.0.suv_max"] == [
+        "The study holds 30.0 and the SR 26.0: choose one (current or imported)."
+    ]
+    assert "holds 1.5 and the SR 1.8" in errors["file.0.reference.blood_pool_suv"][0]
+    assert Observation.objects.get(study=study).suv_max == Decimal("30")
+    assert Lesion.objects.filter(patient=study.patient).count() == 1
 
 
 def test_review_only_writes_nothing(token_client) -> None:  # type: ignore[no-untyped-def]

@@ -19,6 +19,7 @@ from tests.imaging.sr_factory import SITES, SrLesionSpec, build_sr
 pytestmark = pytest.mark.django_db
 
 UNMAPPED = Code("45206002", "SCT", "Nasal structure")
+SPLEEN = Code("78961009", "SCT", "Spleen")
 
 
 def _study(**kwargs):  # type: ignore[no-untyped-def]
@@ -194,3 +195,63 @@ def test_the_grid_exports_the_read_as_an_sr(as_role) -> None:  # type: ignore[no
     assert [(x.tracking_uid, x.values["suv_max"]) for x in report.lesions] == [
         ("1.2.840.1", Decimal("24"))
     ]
+
+
+def _cell(page: str, row_id: str, name: str) -> str:
+    """The text of one review cell (its markup without tags, spaces squeezed)."""
+    row = page[page.index(f'id="{row_id}"') :]
+    row = row[: row.index("</tr>")]
+    cell = row[row.index(f'data-field="{name}"') :]
+    cell = cell[: cell.index("</td>")]
+    return " ".join(re.sub(r"<[^>]+>", " ", cell.split(">", 1)[1]).split())
+
+
+def test_the_review_shows_what_the_study_holds_where_the_sr_says_nothing(as_role) -> None:  # type: ignore[no-untyped-def]
+    """Reported in exploratory testing: a value the study holds showed as "—" (which reads as
+    "no value") wherever the SR carried none for it."""
+    study = _study()
+    study.liver_suv = Decimal("6.000")
+    study.save()
+    known = LesionFactory(patient=study.patient, label="Liver 4", tracking_uid="1.2.840.1")
+    ObservationFactory(study=study, lesion=known, suv_max=Decimal("20"), long_axis_mm=Decimal("31"))
+    data = build_sr(
+        [
+            SrLesionSpec(tracking_uid="1.2.840.1", suv_max=20, long_axis=None),
+            SrLesionSpec(tracking_uid="1.2.840.2", suv_max=9, long_axis=18),
+        ],
+        reference={SPLEEN: 18.0},
+    )
+    page = _review(as_role("reader"), study, data).content.decode()
+    assert _cell(page, "review-0-0", "long_axis_mm") == "31"  # held, the SR has none
+    assert _cell(page, "review-0-0", "suv_max") == "20.0"  # the same in both
+    assert _cell(page, "review-0-reference", "liver_suv") == "6.0"
+    assert _cell(page, "review-0-reference", "spleen_suv") == "18.0"
+
+
+def test_a_file_imported_already_shows_no_change_in_any_row(as_role) -> None:  # type: ignore[no-untyped-def]
+    """Reported in exploratory testing: importing instance 1 again after instance 2 of the series
+    said "importing it again changes nothing" while its rows said "update 27.5 → 25.0"."""
+    study, client = _study(), as_role("reader")
+    series = "1.2.826.0.1.3680043.8.498.1"
+    first = build_sr(
+        [SrLesionSpec(tracking_uid="1.2.840.1", identifier="Liver 7", suv_max=25, long_axis=31)],
+        series_uid=series,
+        study_uid=series + ".9",
+        instance_number=1,
+    )
+    second = build_sr(
+        [SrLesionSpec(tracking_uid="1.2.840.1", identifier="Liver 7", suv_max=27.5, long_axis=33)],
+        series_uid=series,
+        study_uid=series + ".9",
+        instance_number=2,
+    )
+    for data in (first, second):
+        assert _import(client, study, _review(client, study, data)).status_code == 302
+    page = _review(client, study, first).content.decode()
+    assert "Already imported: importing it again changes nothing." in page
+    row = page[page.index('id="review-0-0"') :]
+    row = row[: row.index("</tr>")]
+    assert "no change" in row and "→" not in row and "conflict" not in row
+    assert _cell(page, "review-0-0", "suv_max") == "27.5"  # what the study holds now
+    obs = Observation.objects.get(study=study)
+    assert (obs.suv_max, obs.long_axis_mm) == (Decimal("27.5"), Decimal("33"))
