@@ -173,6 +173,20 @@ def test_every_choice_still_to_make_is_refused_at_once(token_client) -> None:  #
     assert Lesion.objects.filter(patient=study.patient).count() == 1
 
 
+def test_values_the_grid_refuses_are_named_in_every_row_at_once(token_client) -> None:  # type: ignore[no-untyped-def]
+    study = _study()
+    data = build_sr(
+        [
+            SrLesionSpec(tracking_uid="1.2.840.1", suv_max=-2, long_axis=22),
+            SrLesionSpec(tracking_uid="1.2.840.2", suv_max=9, long_axis=-5),
+        ]
+    )
+    refused = _post(token_client("admin"), study, data)
+    assert refused.status_code == 400
+    assert {"file.0.0.suv_max", "file.0.1.long_axis_mm"} <= set(refused.json()["errors"])
+    assert not Lesion.objects.exists() and not Observation.objects.exists()
+
+
 def test_review_only_writes_nothing(token_client) -> None:  # type: ignore[no-untyped-def]
     study = _study()
     response = _post(
