@@ -4,8 +4,9 @@
 Each lesion of the report is matched to the patient's lesion with its tracking UID; an unknown
 UID is a new lesion (``lesion`` None). Its values are set beside what the study already holds
 for that lesion; a different value already there is a conflict for the reader to settle, unless
-an earlier SR of the same series wrote it and nobody changed it since: a newer SR of a series
-updates what changed.
+an earlier SR of the same series wrote that value and nobody changed it since (field by field:
+a hand edit of one value of a row leaves the row's other values the series' own): a newer SR
+of a series updates what changed.
 """
 
 from __future__ import annotations
@@ -73,42 +74,82 @@ def _same(current: Any, imported: Any) -> bool:
     return bool(current == imported)
 
 
-def _compare(values: dict[str, Any], current: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def _compare(
+    values: dict[str, Any], current: dict[str, Any], by_series: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """The conflicts: a value the study holds, different from the imported one, that is not
+    what an earlier SR of the series wrote there (``by_series``): a value entered by hand."""
     return {
         name: {"current": current[name], "imported": value}
         for name, value in values.items()
-        if current.get(name) is not None and not _same(current[name], value)
+        if current.get(name) is not None
+        and not _same(current[name], value)
+        and not (name in by_series and _same(current[name], by_series[name]))
     }
 
 
-def _written_by_series(report: SrReport, study: ImagingStudy) -> tuple[set[int], bool]:
-    """The lesions whose observation on the study was last written by an earlier SR of this
-    series (its audit event names the SR), and whether the study row itself was."""
+def _written_by_series(
+    report: SrReport, study: ImagingStudy
+) -> tuple[dict[int, dict[str, Any]], dict[str, Any]]:
+    """The values an earlier SR of this series wrote that nobody has changed since, from the
+    audit trail (the events of an import name its SR): by lesion for its observation on the
+    study, and for the study's reference uptake."""
     if not report.series_instance_uid:
-        return set(), False
+        return {}, {}
     sops = set(
         study.sr_imports.filter(series_instance_uid=report.series_instance_uid).values_list(
             "sop_instance_uid", flat=True
         )
     )
     if not sops:
-        return set(), False
-
-    def by_series(event: Any) -> bool:
-        return isinstance(event.pgh_context, dict) and event.pgh_context.get("dicom_sr") in sops
-
-    observation_events = apps.get_model("imaging", "ObservationEvent").objects.filter(
-        pgh_obj__study=study
+        return {}, {}
+    observation_events = (
+        apps.get_model("imaging", "ObservationEvent")
+        .objects.filter(pgh_obj__study=study)
+        .order_by("pgh_obj_id", "pgh_id")
     )
-    latest = observation_events.order_by("pgh_obj_id", "-pgh_id").distinct("pgh_obj_id")
-    lesions = {event.lesion_id for event in latest if by_series(event)}
-    study_event = (
+    lesions: dict[int, dict[str, Any]] = {}
+    for events in _by_object(observation_events):
+        owned = _series_owned(events, OBSERVATION_FIELDS, sops)
+        if owned:
+            lesions[events[-1].lesion_id] = owned
+    study_events = (
         apps.get_model("imaging", "ImagingStudyEvent")
         .objects.filter(pgh_obj=study)
-        .order_by("-pgh_id")
-        .first()
+        .order_by("pgh_id")
     )
-    return lesions, study_event is not None and by_series(study_event)
+    return lesions, _series_owned(list(study_events), REFERENCE_FIELDS, sops)
+
+
+def _by_object(events: Any) -> list[list[Any]]:
+    """Audit events ordered by object, then in order: one list per object."""
+    groups: dict[int, list[Any]] = {}
+    for event in events:
+        groups.setdefault(event.pgh_obj_id, []).append(event)
+    return list(groups.values())
+
+
+def _series_owned(events: list[Any], fields: tuple[str, ...], sops: set[str]) -> dict[str, Any]:
+    """Of one object's audit events in order, the fields whose last change was written by one
+    of the SRs ``sops`` (with that value): a later change by anyone else takes a field back; a
+    field an SR left as it was (a value typed before it) is never the SR's."""
+    owned: dict[str, Any] = {}
+    before: Any = None
+    for event in events:
+        context = event.pgh_context if isinstance(event.pgh_context, dict) else {}
+        by_series = context.get("dicom_sr") in sops
+        for name in fields:
+            value = getattr(event, name)
+            if before is not None and _same(getattr(before, name), value):
+                continue
+            if before is None and value is None:
+                continue
+            if by_series:
+                owned[name] = value
+            else:
+                owned.pop(name, None)
+        before = event
+    return owned
 
 
 def review_import(*, report: SrReport, study: ImagingStudy) -> Review:
@@ -132,7 +173,7 @@ def review_import(*, report: SrReport, study: ImagingStudy) -> Review:
                 source=source,
                 values=dict(source.values),
                 current=current,
-                conflicts={} if lesion_id in by_series else _compare(source.values, current),
+                conflicts=_compare(source.values, current, by_series.get(lesion_id, {})),
             )
         )
     current_reference = {name: getattr(study, name) for name in REFERENCE_FIELDS}
@@ -141,6 +182,6 @@ def review_import(*, report: SrReport, study: ImagingStudy) -> Review:
         source=None,
         values=dict(report.reference),
         current=current_reference,
-        conflicts={} if study_by_series else _compare(report.reference, current_reference),
+        conflicts=_compare(report.reference, current_reference, study_by_series),
     )
     return Review(rows=rows, reference=reference)

@@ -264,6 +264,45 @@ def test_a_value_changed_by_hand_after_an_import_is_a_conflict_for_the_next_sr(
     assert Observation.objects.get(study=study).suv_max == Decimal("11")
 
 
+def test_a_hand_edit_of_one_value_leaves_the_rows_other_values_to_the_series(token_client) -> None:  # type: ignore[no-untyped-def]
+    """Reported in exploratory testing: a hand edit of a lesion's SUVmax made its SR-imported
+    Krenning score a conflict too. Field by field now: the edited SUVmax is a conflict, the
+    Krenning score the series wrote is updated by its newer SR; a value typed before any SR of
+    the series (the long axis here, which the SRs do not carry) is never the series'."""
+    study, client = _study(), token_client("admin")
+    lesion = LesionFactory(patient=study.patient, tracking_uid="1.2.6")
+    typed = ObservationFactory(
+        study=study, lesion=lesion, suv_max=None, krenning_visual=None, long_axis_mm=Decimal("15")
+    )
+
+    def sr(instance: int, suv: float, krenning: int, long_axis: float | None = None) -> bytes:
+        return build_sr(
+            [
+                SrLesionSpec(
+                    tracking_uid="1.2.6", suv_max=suv, krenning=krenning, long_axis=long_axis
+                )
+            ],
+            series_uid="1.2.78",
+            instance_number=instance,
+            study_uid="1.2.840.6",
+        )
+
+    assert _post(client, study, sr(1, 20, 4)).status_code == 200
+    edited = client.patch(f"/api/v1/observations/{typed.pk}/", {"suv_max": "22"}, format="json")
+    assert edited.status_code == 200
+    refused = _post(client, study, sr(2, 25, 3, long_axis=16))
+    assert refused.status_code == 400
+    assert set(refused.json()["errors"]) == {"file.0.0.suv_max", "file.0.0.long_axis_mm"}
+    kept = _post(client, study, sr(2, 25, 3, long_axis=16), on_conflict="current")
+    assert kept.status_code == 200
+    obs = Observation.objects.get(study=study)
+    assert (obs.suv_max, obs.krenning_visual, obs.long_axis_mm) == (
+        Decimal("22"),
+        3,
+        Decimal("15"),
+    )
+
+
 def test_a_second_timepoint_with_a_new_lesion_and_one_gone(token_client) -> None:  # type: ignore[no-untyped-def]
     first, client = _study(), token_client("admin")
     second = StudyFactory(
