@@ -328,10 +328,15 @@ def _sr_document(data: bytes) -> Any:
     try:
         dataset = pydicom.dcmread(io.BytesIO(data))
     except InvalidDicomError as exc:
-        if len(data) < 132 and b"DICM".startswith(data[128:]):  # the file ends in the preamble
+        if 128 <= len(data) < 132 and b"DICM".startswith(data[128:]):  # ends inside "DICM"
             raise SrRefused(
                 f"This file is not DICOM: {len(data)} bytes end before the DICM preamble does "
                 "(truncated?)."
+            ) from exc
+        if len(data) < 128:  # too short to tell another kind of file from one cut early
+            raise SrRefused(
+                f"This file is not DICOM: it has {len(data)} bytes, fewer than the 132 every "
+                "DICOM file starts with (another kind of file, or one truncated)."
             ) from exc
         raise SrRefused("This file is not DICOM (no DICM preamble).") from exc
     except Exception as exc:  # OSError, struct.error, EOFError...: ends mid-element or garbled

@@ -90,6 +90,9 @@ def test_import_review_accept_and_see_the_grade(stack: Stack, chromium_page: Any
     expect(rows).to_have_count(2)
     expect(rows.first).to_contain_text("New lesion")
     expect(page.locator("#label-0-0")).to_have_value("Liver seg 7")
+    # Wide enough to read the label (it was a value cell's 7 characters).
+    label_box = page.locator("#label-0-0").bounding_box()
+    assert label_box is not None and label_box["width"] >= 180, label_box
     expect(page.locator("#site-0-1")).to_have_value("lymph_node")
     expect(page.locator("#review-0-reference")).to_contain_text("18.0")
     assert not Lesion.objects.filter(patient=patient).exists()  # nothing written by the review
@@ -126,6 +129,7 @@ def test_import_review_accept_and_see_the_grade(stack: Stack, chromium_page: Any
     expect(conflict).to_contain_text("keep 1.1")
     page.get_by_role("button", name="Import").click()  # not yet settled: refused
     expect(page.locator("#error-summary")).to_contain_text("settle the marked rows")
+    expect(page.locator("#error-summary")).to_be_focused()  # read first, from the keyboard
     assert Observation.objects.filter(study=fdg).count() == 1  # nothing written
     page.get_by_label("keep 1.1").check()
     page.get_by_role("button", name="Import").click()

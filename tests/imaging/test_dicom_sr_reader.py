@@ -124,6 +124,21 @@ def test_not_dicom_is_refused() -> None:
         read_report(b"%PDF-1.7 a report")
 
 
+def test_a_file_too_short_to_tell_is_not_called_truncated() -> None:
+    """Reported in exploratory testing: a 10-byte text file was refused as "10 bytes end
+    before the DICM preamble does (truncated?)". So few bytes cannot tell another kind of file
+    from a DICOM file cut early (the truncation properties need the word): both are said."""
+    with pytest.raises(SrRefused) as refused:
+        read_report(b"hello 1234")
+    assert refused.value.message == (
+        "This file is not DICOM: it has 10 bytes, fewer than the 132 every DICOM file starts "
+        "with (another kind of file, or one truncated)."
+    )
+    cut_in_prefix = bytes(128) + b"DI"  # a DICOM file cut inside its "DICM"
+    with pytest.raises(SrRefused, match=r"130 bytes end before the DICM preamble .*truncated"):
+        read_report(cut_in_prefix)
+
+
 def test_a_dicom_image_is_not_an_sr() -> None:
     buffer = io.BytesIO()
     pet_image().save_as(buffer, enforce_file_format=True)
