@@ -145,6 +145,16 @@ def _cells(
     return cells
 
 
+def _action(lesion: Lesion | None, row: ReviewRow, *, inert: bool) -> str:
+    """What importing does to the row's lesion: ``create`` it, ``record`` its first reading on
+    this study, ``update`` that reading, or nothing (``unchanged``; a file imported already)."""
+    if inert or not row.changes:
+        return "unchanged" if lesion is not None or inert else "create"
+    if lesion is None:
+        return "create"
+    return "update" if row.current else "record"
+
+
 def _review_files(
     study: ImagingStudy,
     uploads: list[tuple[str, bytes]],
@@ -191,9 +201,7 @@ def _review_files(
                     site_mapped=source.site is not None,
                     label=post.get(f"choice:{number}:{key}.label", default_label),
                     cells=cells,
-                    action="create"
-                    if lesion is None and not inert
-                    else ("update" if source_row.changes and not inert else "unchanged"),
+                    action=_action(lesion, source_row, inert=inert),
                     errors=row_errors,
                 )
             )

@@ -252,9 +252,14 @@ def _chosen(
     refusals: dict[str, list[str]],
 ) -> dict[str, Any]:
     """The values to write for one row (``index``: its number, or ``reference``): the imported
-    ones, except where the reader kept what the study holds. Each unsettled conflict is added
-    to ``refusals``, naming the row and field, so that the reader sees all of them at once."""
-    values = dict(row.changes)
+    ones, except where the reader kept what the study holds (``current``: for a conflict, or to
+    leave out a value the grid refuses). Each unsettled conflict is added to ``refusals``,
+    naming the row and field, so that the reader sees all of them at once."""
+    values = {
+        name: value
+        for name, value in row.changes.items()
+        if choices.get(f"{index}.{name}") != "current"
+    }
     for name in row.conflicts:
         choice = choices.get(f"{index}.{name}", on_conflict)
         if choice == "current":

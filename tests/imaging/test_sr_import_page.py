@@ -255,3 +255,48 @@ def test_a_file_imported_already_shows_no_change_in_any_row(as_role) -> None:  #
     assert _cell(page, "review-0-0", "suv_max") == "27.5"  # what the study holds now
     obs = Observation.objects.get(study=study)
     assert (obs.suv_max, obs.long_axis_mm) == (Decimal("27.5"), Decimal("33"))
+
+
+def test_a_value_the_grid_refuses_can_be_left_out(as_role) -> None:  # type: ignore[no-untyped-def]
+    """Reported in exploratory testing: an SR value the grid refuses (an SUVmax of −2) was a dead
+    end: the import was refused and the page offered no way past it. The refused value can be
+    left out; the rest of the report is imported."""
+    study, client = _study(), as_role("reader")
+    data = build_sr(
+        [
+            SrLesionSpec(tracking_uid="1.2.840.1", identifier="Liver 4", suv_max=-2, long_axis=22),
+            SrLesionSpec(tracking_uid="1.2.840.2", identifier="Node", suv_max=9, long_axis=18),
+        ]
+    )
+    review = _review(client, study, data)
+    refused = _import(client, study, review)
+    assert refused.status_code == 400
+    page = refused.content.decode()
+    assert 'name="choice:0:0.suv_max" value="current"' in page and "leave it out" in page
+    assert not Observation.objects.filter(study=study).exists()
+
+    done = _import(client, study, refused, choice__0__0_dot_suv_max="current")
+    assert done.status_code == 302, done.content.decode()[:2000]
+    values = {
+        obs.lesion.label: (obs.suv_max, obs.long_axis_mm)
+        for obs in Observation.objects.filter(study=study).select_related("lesion")
+    }
+    assert values == {"Liver 4": (None, Decimal("22")), "Node": (Decimal("9"), Decimal("18"))}
+
+
+def test_a_known_lesion_without_a_reading_on_the_study_is_a_new_reading(as_role) -> None:  # type: ignore[no-untyped-def]
+    """Reported in exploratory testing: it said "update" though the study had no reading of it."""
+    study, client = _study(), as_role("reader")
+    LesionFactory(patient=study.patient, label="Liver 4", tracking_uid="1.2.840.1")
+    held = LesionFactory(patient=study.patient, label="Node", tracking_uid="1.2.840.2")
+    ObservationFactory(study=study, lesion=held, suv_max=Decimal("5"), long_axis_mm=None)
+    data = build_sr(
+        [
+            SrLesionSpec(tracking_uid="1.2.840.1", suv_max=9, long_axis=None),
+            SrLesionSpec(tracking_uid="1.2.840.2", suv_max=6, long_axis=None),
+        ]
+    )
+    page = _review(client, study, data).content.decode()
+    actions = dict(re.findall(r'id="review-0-(\d)" class="[^"]*" data-action="(\w+)"', page))
+    assert actions == {"0": "record", "1": "update"}
+    assert 'Liver 4 <span class="muted small">new reading on this study</span>' in page
