@@ -26,12 +26,11 @@ from django.views.decorators.http import require_GET, require_http_methods
 from rest_framework import serializers
 
 from apps.core.access import record_access
-from apps.core.numbers import mm, suv
 from apps.imaging import services
 from apps.imaging.dicom_sr import SrReport
 from apps.imaging.dicom_sr_export import file_response
 from apps.imaging.models import ImagingStudy, Lesion, LesionSite, SrUpload, StudyStatus
-from apps.imaging.sr_review import ReviewRow
+from apps.imaging.sr_review import ReviewRow, shown
 
 # The page shows the study and the patient, and imports (services.SR_IMPORT_PERMISSIONS).
 PAGE_PERMISSIONS = [
@@ -42,15 +41,15 @@ PAGE_PERMISSIONS = [
 UPLOAD_KEPT = timedelta(days=1)
 MAX_FILES = 20
 
-# The values an SR can carry, in the grid's column order, with how each is shown.
+# The values an SR can carry, in the grid's column order (shown as ``sr_review.shown`` says).
 COLUMNS = [
-    ("suv_max", "SUVmax", suv),
-    ("suv_peak", "SUVpeak", suv),
-    ("krenning_visual", "Krenning", str),
-    ("fdg_visual", "FDG +/−", str),
-    ("long_axis_mm", "Long mm", mm),
-    ("short_axis_mm", "Short mm", mm),
-    ("volume_ml", "Volume ml", str),
+    ("suv_max", "SUVmax"),
+    ("suv_peak", "SUVpeak"),
+    ("krenning_visual", "Krenning"),
+    ("fdg_visual", "FDG +/−"),
+    ("long_axis_mm", "Long mm"),
+    ("short_axis_mm", "Short mm"),
+    ("volume_ml", "Volume ml"),
 ]
 REFERENCE_COLUMNS = [
     ("blood_pool_suv", "Blood pool"),
@@ -96,15 +95,6 @@ class FileReview:
     errors: list[str]
 
 
-def _shown(name: str, value: Any) -> str:
-    if value is None or value == "":
-        return ""
-    for column, _label, show in COLUMNS:
-        if column == name:
-            return str(show(value))
-    return str(suv(value))
-
-
 def _cells(
     row: ReviewRow,
     number: int,
@@ -133,8 +123,8 @@ def _cells(
         cells.append(
             Cell(
                 field=name,
-                imported=_shown(name, imported),
-                current=_shown(name, current),
+                imported=shown(name, imported),
+                current=shown(name, current),
                 change=change,
                 conflict=not inert and name in row.conflicts,
                 choice=post.get(choice_name, ""),
@@ -148,10 +138,10 @@ def _cells(
 def _action(lesion: Lesion | None, row: ReviewRow, *, inert: bool) -> str:
     """What importing does to the row's lesion: ``create`` it, ``record`` its first reading on
     this study, ``update`` that reading, or nothing (``unchanged``; a file imported already)."""
-    if inert or not row.changes:
-        return "unchanged" if lesion is not None or inert else "create"
-    if lesion is None:
+    if lesion is None and not inert:
         return "create"
+    if inert or not row.changes:
+        return "unchanged"
     return "update" if row.current else "record"
 
 
@@ -171,7 +161,7 @@ def _review_files(
     used = {
         name for result in results.values() for row in result.review.rows for name in row.values
     }
-    names = [name for name, _label, _show in COLUMNS if name in used]
+    names = [name for name, _label in COLUMNS if name in used]
     reviews = []
     for number, report in reports:
         result = results[number]
@@ -246,7 +236,7 @@ def _review_files(
                 errors=file_errors,
             )
         )
-    columns = [(name, label) for name, label, _show in COLUMNS if name in names]
+    columns = [(name, label) for name, label in COLUMNS if name in names]
     return reviews, columns
 
 

@@ -13,7 +13,6 @@ from django.db import connection, transaction
 from django.utils import timezone
 from rest_framework import serializers
 
-from apps.core import numbers
 from apps.imaging.dicom_sr import SrRefused, SrReport, read_report
 from apps.imaging.models import (
     OBSERVATION_READ_FIELDS,
@@ -24,7 +23,7 @@ from apps.imaging.models import (
     StructuredReportImport,
     StudyStatus,
 )
-from apps.imaging.sr_review import Review, ReviewRow, review_import
+from apps.imaging.sr_review import Review, ReviewRow, review_import, shown
 from apps.patients.services import record_save
 from apps.scoring.queue import request_recompute
 
@@ -235,15 +234,6 @@ def _aware(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment is not None else None
 
 
-def _value_text(name: str, value: Any) -> str:
-    """A value in a message as the review shows it (SUVs to their clinical precision, mm)."""
-    if name.endswith("_mm"):
-        return numbers.mm(value)
-    if "suv" in name:
-        return numbers.suv(value)
-    return numbers.clinical(value, 0) if isinstance(value, Decimal) else str(value)
-
-
 def _chosen(
     row: ReviewRow,
     index: int | str,
@@ -265,8 +255,8 @@ def _chosen(
         if choice == "current":
             values.pop(name, None)
         elif choice != "imported":
-            current = _value_text(name, row.conflicts[name]["current"])
-            imported = _value_text(name, row.conflicts[name]["imported"])
+            current = shown(name, row.conflicts[name]["current"])
+            imported = shown(name, row.conflicts[name]["imported"])
             refusals[f"{index}.{name}"] = [
                 f"The study holds {current} and the SR {imported}: choose one (current or "
                 "imported)."

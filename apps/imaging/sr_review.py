@@ -11,12 +11,14 @@ of a series updates what changed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from django.apps import apps
 
+from apps.core import numbers
 from apps.imaging.dicom_sr import SrLesion, SrReport
 from apps.imaging.models import ImagingStudy, Lesion, Observation
 
@@ -33,6 +35,22 @@ OBSERVATION_FIELDS = (
     "volume_ml",
 )
 REFERENCE_FIELDS = ("blood_pool_suv", "liver_suv", "spleen_suv")
+# How the review and its messages show each value: SUVs to one decimal, lengths in whole mm
+# (apps.core.numbers), scores and the rest as they are.
+_SHOW: dict[str, Callable[[Any], str]] = {
+    "suv_max": numbers.suv,
+    "suv_peak": numbers.suv,
+    "long_axis_mm": numbers.mm,
+    "short_axis_mm": numbers.mm,
+    **dict.fromkeys(REFERENCE_FIELDS, numbers.suv),
+}
+
+
+def shown(name: str, value: Any) -> str:
+    """A value of field ``name`` as the review shows it ("" for none)."""
+    if value is None or value == "":
+        return ""
+    return _SHOW.get(name, str)(value)
 
 
 @dataclass(frozen=True)
